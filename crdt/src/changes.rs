@@ -1,0 +1,179 @@
+//! Change events: which elements a transaction created, changed or deleted.
+//!
+//! A renderer keeps per-element caches (instances, meshes, text layouts) and
+//! needs to know what to rebuild after each transaction, local or remote. yrs
+//! reports deep events per transaction; this module folds them into id sets.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use yrs::types::{EntryChange, Event, PathSegment};
+use yrs::{Any, DeepObservable, Doc, Map, MapRef, Origin, Out, TransactionMut};
+
+use crate::board::{Board, ZBounds};
+use crate::schema::key;
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOrigin {
+    /// This board's user, including their undo and redo.
+    Local,
+    /// Anyone else: a collaborator's update, a merged file.
+    Remote,
+}
+
+/// The element ids one transaction touched. Each id is in at most one set:
+/// an element created and then edited in one transaction is only "created".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub origin: ChangeOrigin,
+    pub created: BTreeSet<String>,
+    pub changed: BTreeSet<String>,
+    pub deleted: BTreeSet<String>,
+}
+
+impl Changes {
+    fn new(origin: ChangeOrigin) -> Changes {
+        Changes {
+            origin,
+            created: BTreeSet::new(),
+            changed: BTreeSet::new(),
+            deleted: BTreeSet::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty() && self.changed.is_empty() && self.deleted.is_empty()
+    }
+}
+
+/// Keeps an observer alive; dropping it stops the callbacks.
+pub struct Subscription {
+    // Holding the document keeps the observed branch alive until we unobserve.
+    _doc: Doc,
+    map: MapRef,
+    key: Origin,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.map.unobserve_deep(self.key.clone());
+    }
+}
+
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+fn fresh_key(prefix: &str) -> Origin {
+    let n = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+    Origin::from(format!("touchpoint:{prefix}:{n}").as_str())
+}
+
+impl Board {
+    /// Calls `f` after every transaction that touches elements, local or remote.
+    pub fn observe<F>(&self, f: F) -> Subscription
+    where
+        F: Fn(&Changes) + Send + Sync + 'static,
+    {
+        let local = [self.origin.clone(), self.undo.origin()];
+        let key = fresh_key("observer");
+        self.elements.observe_deep(key.clone(), move |txn, events| {
+            let origin = match txn.origin() {
+                Some(o) if local.contains(o) => ChangeOrigin::Local,
+                _ => ChangeOrigin::Remote,
+            };
+            let changes = collect(txn, events, origin);
+            if !changes.is_empty() {
+                f(&changes);
+            }
+        });
+        Subscription {
+            _doc: self.doc.clone(),
+            map: self.elements.clone(),
+            key,
+        }
+    }
+
+    /// Collects change events into a shared queue, for a frame loop to drain.
+    pub fn change_queue(&self) -> (Subscription, Arc<Mutex<Vec<Changes>>>) {
+        let queue = Arc::new(Mutex::new(Vec::new()));
+        let sink = queue.clone();
+        let sub = self.observe(move |c| {
+            if let Ok(mut q) = sink.lock() {
+                q.push(c.clone());
+            }
+        });
+        (sub, queue)
+    }
+}
+
+fn collect(txn: &TransactionMut, events: &yrs::types::Events, origin: ChangeOrigin) -> Changes {
+    let mut changes = Changes::new(origin);
+    for event in events.iter() {
+        let path = event.path();
+        match path.front() {
+            // An event on the root map itself: entries added, replaced, removed.
+            None => {
+                if let Event::Map(map_event) = event {
+                    for (id, change) in map_event.keys(txn) {
+                        let id = id.to_string();
+                        match change {
+                            EntryChange::Inserted(_) => {
+                                changes.created.insert(id);
+                            }
+                            EntryChange::Updated(_, _) => {
+                                changes.changed.insert(id);
+                            }
+                            EntryChange::Removed(_) => {
+                                changes.deleted.insert(id);
+                            }
+                        }
+                    }
+                }
+            }
+            // Inside an element (its map, or its text).
+            Some(PathSegment::Key(id)) => {
+                changes.changed.insert(id.to_string());
+            }
+            Some(PathSegment::Index(_)) => {}
+        }
+    }
+    let Changes {
+        created,
+        changed,
+        deleted,
+        ..
+    } = &mut changes;
+    changed.retain(|id| !created.contains(id) && !deleted.contains(id));
+    changes
+}
+
+/// Keeps `bounds` covering every `z` written, so a new element can go on top
+/// without scanning the board.
+pub(crate) fn track_z_bounds(elements: &MapRef, bounds: Arc<Mutex<ZBounds>>) {
+    elements.observe_deep(fresh_key("z-bounds"), move |txn, events| {
+        let Ok(mut bounds) = bounds.lock() else {
+            return;
+        };
+        for event in events.iter() {
+            match event {
+                Event::Map(map_event) if event.path().is_empty() => {
+                    for change in map_event.keys(txn).values() {
+                        if let EntryChange::Inserted(Out::YMap(m))
+                        | EntryChange::Updated(_, Out::YMap(m)) = change
+                            && let Some(Out::Any(Any::String(z))) = m.get(txn, key::Z)
+                        {
+                            bounds.include(&z);
+                        }
+                    }
+                }
+                Event::Map(map_event) => {
+                    if let Some(Out::Any(Any::String(z))) = map_event.target().get(txn, key::Z) {
+                        bounds.include(&z);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,24 @@
+//! The Touchpoint board document: a Yjs-compatible CRDT (yrs) with the board
+//! schema, typed and validated reads, typed edits, per-user undo, change events
+//! and the `.tpboard` file format.
+//!
+//! This crate is the shared language of every other part: the app edits and
+//! draws through it, the sync server stores and relays its updates, and a
+//! JavaScript Yjs client can read and write the same document by following
+//! SCHEMA.md. It must not depend on sockets, async runtimes, windows or GPUs;
+//! time and randomness come in as parameters so its tests are deterministic.
+
+pub mod board;
+pub mod changes;
+pub mod edit;
+pub mod element;
+pub mod file;
+pub mod schema;
+mod undo;
+pub mod zorder;
+
+pub use board::{Board, Meta, REMOTE_ORIGIN, ReadOnly, UpdateError};
+pub use changes::{ChangeOrigin, Changes, Subscription};
+pub use edit::{EditError, EndSide, NewElement, Reorder};
+pub use element::{Binding, Body, Element, End, Geometry, Style, StylePatch};
+pub use schema::{Align, Anchor, ArrowHead, Color, Kind, SCHEMA_VERSION, ShapeKind};

@@ -1,0 +1,7 @@
+//! Touchpoint's sync transport: a QUIC (quinn + rustls) server that hosts rooms
+//! of board documents with access control, limits and durable storage, and the
+//! client session the app uses to join them.
+//!
+//! Depends on `touchpoint-crdt` for the document and the sans-io protocol; it
+//! must not depend on the app, windows or GPUs. The server itself is built in
+//! the sync issue; this crate is the placeholder the workspace compiles today.
