@@ -1,1 +1,60 @@
-fn main() {}
+//! The `touchpoint` binary: the app (canvas window) and its command line.
+//!
+//! Subcommands report errors as one line on stderr with a non-zero exit code;
+//! a user's mistake never shows a panic trace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "touchpoint", version, about = "Collaborative whiteboard for service design")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Board to open in the app (a new board when none is named).
+    board: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a board as JSON: meta, then every element in drawing order, with
+    /// text as plain strings and connectors' resolved end points.
+    Inspect {
+        /// The .tpboard file to read.
+        board: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let args = Args::parse();
+    let result = match args.command {
+        Some(Command::Inspect { board }) => cli::inspect::run(&board),
+        None => Err(anyhow::anyhow!(
+            "the canvas window is not built yet; use `touchpoint inspect BOARD.tpboard` to read a board"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("touchpoint: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr so that stdout stays machine-readable (inspect's JSON).
+/// `RUST_LOG` overrides the default level (warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

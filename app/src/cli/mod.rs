@@ -1,0 +1,3 @@
+//! Command-line subcommands that need no window.
+
+pub mod inspect;
