@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "touchpoint", version, about = "Collaborative whiteboard for service design")]
+#[command(
+    name = "touchpoint",
+    version,
+    about = "Collaborative whiteboard for service design"
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -19,6 +19,9 @@ use crate::zorder;
 /// a file merge). The undo manager never tracks it.
 pub const REMOTE_ORIGIN: &str = "touchpoint:remote";
 
+/// Origin of the transaction that initialises a new board's `meta`.
+const INIT_ORIGIN: &str = "touchpoint:init";
+
 /// Why a board refuses edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadOnly {
@@ -140,8 +143,10 @@ impl Board {
         }
     }
 
+    /// Writes the fields every board starts with. Not an undoable edit: undo
+    /// must never strip a board of its schema version.
     fn init_meta(&self) {
-        let mut txn = self.doc.transact_mut_with(self.origin.clone());
+        let mut txn = self.doc.transact_mut_with(INIT_ORIGIN);
         self.meta.insert(
             &mut txn,
             meta_key::SCHEMA,
@@ -429,6 +434,16 @@ impl Board {
             .into_iter()
             .map(|e| (e.id.clone(), e))
             .collect()
+    }
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board")
+            .field("client_id", &self.client_id())
+            .field("elements", &self.len())
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
     }
 }
 

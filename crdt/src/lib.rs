@@ -22,3 +22,6 @@ pub use changes::{ChangeOrigin, Changes, Subscription};
 pub use edit::{EditError, EndSide, NewElement, Reorder};
 pub use element::{Binding, Body, Element, End, Geometry, Style, StylePatch};
 pub use schema::{Align, Anchor, ArrowHead, Color, Kind, SCHEMA_VERSION, ShapeKind};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,66 @@
+use std::sync::{Arc, Mutex};
+
+use crate::tests::sync;
+use crate::{Board, ChangeOrigin, Changes, NewElement};
+
+fn record(board: &Board) -> (crate::Subscription, Arc<Mutex<Vec<Changes>>>) {
+    board.change_queue()
+}
+
+#[test]
+fn local_changes_name_created_changed_deleted() {
+    let mut b = Board::with_client_id(1);
+    let (_sub, q) = record(&b);
+    let s = b.create(NewElement::sticky(0.0, 0.0, "x")).unwrap();
+    b.insert_text(&s, 1, "y").unwrap();
+    b.delete(&[&s]).unwrap();
+    let q = q.lock().unwrap();
+    assert_eq!(q.len(), 3);
+    assert!(q.iter().all(|c| c.origin == ChangeOrigin::Local));
+    assert_eq!(q[0].created.iter().collect::<Vec<_>>(), [&s]);
+    assert!(q[0].changed.is_empty());
+    assert_eq!(
+        q[1].changed.iter().collect::<Vec<_>>(),
+        [&s],
+        "text edit inside the element"
+    );
+    assert_eq!(q[2].deleted.iter().collect::<Vec<_>>(), [&s]);
+}
+
+#[test]
+fn remote_changes_and_undo_are_reported_with_their_origin() {
+    let mut a = Board::with_client_id(1);
+    let mut b = Board::with_client_id(2);
+    let (_sub, q) = record(&b);
+    let s = a.create(NewElement::sticky(0.0, 0.0, "x")).unwrap();
+    sync(&mut a, &mut b);
+    a.move_by(&[&s], 1.0, 1.0).unwrap();
+    sync(&mut a, &mut b);
+    let mine = b.create(NewElement::sticky(0.0, 0.0, "mine")).unwrap();
+    b.undo();
+    let q = q.lock().unwrap();
+    let summary: Vec<_> = q
+        .iter()
+        .map(|c| (c.origin, c.created.len(), c.changed.len(), c.deleted.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (ChangeOrigin::Remote, 1, 0, 0),
+            (ChangeOrigin::Remote, 0, 1, 0),
+            (ChangeOrigin::Local, 1, 0, 0),
+            (ChangeOrigin::Local, 0, 0, 1),
+        ]
+    );
+    assert!(q[3].deleted.contains(&mine));
+}
+
+#[test]
+fn dropping_the_subscription_stops_events() {
+    let mut b = Board::with_client_id(1);
+    let (sub, q) = record(&b);
+    b.create(NewElement::sticky(0.0, 0.0, "")).unwrap();
+    drop(sub);
+    b.create(NewElement::sticky(0.0, 0.0, "")).unwrap();
+    assert_eq!(q.lock().unwrap().len(), 1);
+}
