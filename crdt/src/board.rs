@@ -71,7 +71,15 @@ pub struct Board {
     pub(crate) z_bounds: Arc<Mutex<ZBounds>>,
     /// Problems already logged, so a bad element is reported once, not per frame.
     warned: Mutex<HashSet<String>>,
+    /// Updates that arrived before an earlier update of the same client; see
+    /// [`Board::apply_update`].
+    deferred: Vec<Update>,
 }
+
+/// How many out-of-order updates a board holds back before dropping the
+/// oldest: a peer that never sends the missing piece must not grow memory
+/// without bound. A later full sync (state vector exchange) heals the gap.
+const MAX_DEFERRED: usize = 4096;
 
 /// The highest `z` ever seen (an upper bound: deleting the top element does
 /// not lower it, which is harmless).
@@ -140,6 +148,7 @@ impl Board {
             next_id: 0,
             z_bounds,
             warned: Mutex::new(HashSet::new()),
+            deferred: Vec::new(),
         }
     }
 
@@ -186,16 +195,51 @@ impl Board {
 
     /// Applies a Yjs update v1 from elsewhere. Bytes that do not decode are
     /// refused whole and the document is left untouched.
+    ///
+    /// An update that starts past what we have of one of its clients (an
+    /// earlier update of that client has not arrived yet) is held back and
+    /// applied once the gap is filled, as Yjs does. yrs 0.28 would instead
+    /// integrate it behind a "skip" and then count the skipped range as
+    /// known, silently discarding the missing update when it arrives; our
+    /// convergence property test found this with reordered delivery.
     pub fn apply_update(&mut self, update: &[u8]) -> Result<(), UpdateError> {
         let update = decode_update(update)?;
+        if !self.is_ready(&update) {
+            if self.deferred.len() >= MAX_DEFERRED {
+                tracing::warn!("too many out-of-order updates held back; dropping the oldest");
+                self.deferred.remove(0);
+            }
+            self.deferred.push(update);
+            return Ok(());
+        }
+        self.integrate(update)?;
+        while let Some(i) = self.deferred.iter().position(|u| self.is_ready(u)) {
+            let next = self.deferred.swap_remove(i);
+            if let Err(e) = self.integrate(next) {
+                tracing::warn!("dropped a held-back update: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every client's part of `update` starts at or before what we hold.
+    fn is_ready(&self, update: &Update) -> bool {
+        let have = self.state_vector();
+        update
+            .state_vector_lower()
+            .iter()
+            .all(|(client, clock)| *clock <= have.get(client))
+    }
+
+    fn integrate(&mut self, update: Update) -> Result<(), UpdateError> {
         let mut txn = self.doc.transact_mut_with(REMOTE_ORIGIN);
         txn.apply_update(update)
             .map_err(|e| UpdateError::Apply(e.to_string()))
     }
 
-    /// Whether some applied update is waiting for updates it depends on.
+    /// Whether some received update is waiting for updates it depends on.
     pub fn has_missing_updates(&self) -> bool {
-        self.doc.transact().has_missing_updates()
+        !self.deferred.is_empty() || self.doc.transact().has_missing_updates()
     }
 
     /// The whole document as a Yjs update v1: exactly the `.tpboard` file format.

@@ -64,3 +64,28 @@ fn dropping_the_subscription_stops_events() {
     b.create(NewElement::sticky(0.0, 0.0, "")).unwrap();
     assert_eq!(q.lock().unwrap().len(), 1);
 }
+
+/// Regression (found by the convergence property test): yrs 0.28 integrates an
+/// update that arrives before an earlier update of the same client behind a
+/// skip, then discards the earlier one. The board holds such updates back.
+#[test]
+fn updates_of_one_client_arriving_in_reverse_order_converge() {
+    let mut a = Board::with_client_id(1);
+    let outbox = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let sink = outbox.clone();
+    a.doc()
+        .observe_update_v1("test", move |_, e| {
+            sink.lock().unwrap().push(e.update.clone())
+        })
+        .unwrap();
+    let s = a.create(NewElement::sticky(0.0, 0.0, "one")).unwrap();
+    a.insert_text(&s, 3, " two").unwrap();
+    a.move_by(&[&s], 5.0, 5.0).unwrap();
+    let updates = outbox.lock().unwrap().clone();
+    let mut b = Board::with_client_id(2);
+    for u in updates.iter().rev() {
+        b.apply_update(u).unwrap();
+    }
+    assert!(!b.has_missing_updates());
+    assert_eq!(b.elements(), a.elements());
+}
