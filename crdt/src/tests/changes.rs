@@ -71,6 +71,7 @@ fn dropping_the_subscription_stops_events() {
 #[test]
 fn updates_of_one_client_arriving_in_reverse_order_converge() {
     let mut a = Board::with_client_id(1);
+    let initial = a.encode();
     let outbox = std::sync::Arc::new(Mutex::new(Vec::new()));
     let sink = outbox.clone();
     a.doc()
@@ -86,6 +87,8 @@ fn updates_of_one_client_arriving_in_reverse_order_converge() {
     for u in updates.iter().rev() {
         b.apply_update(u).unwrap();
     }
+    assert!(b.has_missing_updates(), "waiting for the board's initial state");
+    b.apply_update(&initial).unwrap();
     assert!(!b.has_missing_updates());
     assert_eq!(b.elements(), a.elements());
 }
