@@ -232,9 +232,19 @@ impl Board {
     }
 
     fn integrate(&mut self, update: Update) -> Result<(), UpdateError> {
-        let mut txn = self.doc.transact_mut_with(REMOTE_ORIGIN);
-        txn.apply_update(update)
-            .map_err(|e| UpdateError::Apply(e.to_string()))
+        // yrs asserts on some malformed input instead of returning an error;
+        // a hostile peer must not take the process down with it.
+        let doc = &self.doc;
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut txn = doc.transact_mut_with(REMOTE_ORIGIN);
+            txn.apply_update(update)
+        }));
+        match applied {
+            Ok(result) => result.map_err(|e| UpdateError::Apply(e.to_string())),
+            Err(_) => Err(UpdateError::Apply(
+                "the update is malformed (rejected by the CRDT engine)".to_owned(),
+            )),
+        }
     }
 
     /// Whether some received update is waiting for updates it depends on.

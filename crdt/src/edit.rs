@@ -356,14 +356,18 @@ impl Board {
 
     /// Creates several elements in one transaction (one undo step), stacked in
     /// the order given, above everything else.
-    pub fn create_many(&mut self, news: Vec<NewElement>) -> Result<Vec<String>, EditError> {
-        for n in &news {
+    pub fn create_many(&mut self, mut news: Vec<NewElement>) -> Result<Vec<String>, EditError> {
+        for n in &mut news {
             check_finite(
                 "geometry",
                 &[n.geom.x, n.geom.y, n.geom.w, n.geom.h, n.geom.rot],
             )?;
             if let Some(frame) = &n.parent {
                 self.check_frame(frame)?;
+            }
+            if let Body::Connector { from, to, .. } = &mut n.body {
+                from.point = self.bind_point(from)?;
+                to.point = self.bind_point(to)?;
             }
         }
         let ids: Vec<String> = news.iter().map(|_| self.fresh_id()).collect();
@@ -661,26 +665,31 @@ impl Board {
         Ok(())
     }
 
+    /// The point to store for a connector end: the anchor's current position
+    /// for a bound end (its last known point, should the element go), the
+    /// given point for a free one.
+    fn bind_point(&self, end: &End) -> Result<[f64; 2], EditError> {
+        check_finite("point", &end.point)?;
+        let Some(b) = &end.binding else {
+            return Ok(end.point);
+        };
+        let target = self
+            .element(&b.id)
+            .ok_or_else(|| EditError::NotFound(b.id.clone()))?;
+        if target.kind() == Kind::Connector {
+            return Err(EditError::WrongKind {
+                id: b.id.clone(),
+                kind: Kind::Connector,
+                what: "cannot hold a connector end",
+            });
+        }
+        Ok(target.geom.anchor_point(b.anchor))
+    }
+
     /// Binds or frees one end of a connector. Binding records the anchor's
     /// current position as the last known point.
     pub fn set_end(&mut self, id: &str, side: EndSide, end: End) -> Result<(), EditError> {
-        check_finite("point", &end.point)?;
-        let point = match &end.binding {
-            Some(b) => {
-                let target = self
-                    .element(&b.id)
-                    .ok_or_else(|| EditError::NotFound(b.id.clone()))?;
-                if target.kind() == Kind::Connector {
-                    return Err(EditError::WrongKind {
-                        id: b.id.clone(),
-                        kind: Kind::Connector,
-                        what: "cannot hold a connector end",
-                    });
-                }
-                target.geom.anchor_point(b.anchor)
-            }
-            None => end.point,
-        };
+        let point = self.bind_point(&end)?;
         self.begin_edit()?;
         let mut txn = self.txn();
         let map = self.element_map(&txn, id)?;

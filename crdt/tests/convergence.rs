@@ -3,6 +3,8 @@
 //! than once. Once everything has been delivered, every replica must hold the
 //! same elements with the same fields and the same stacking order.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
@@ -156,7 +158,7 @@ impl Replica {
     }
 }
 
-fn pick<'a>(ids: &'a [String], i: usize) -> Option<&'a str> {
+fn pick(ids: &[String], i: usize) -> Option<&str> {
     if ids.is_empty() {
         None
     } else {

@@ -87,7 +87,10 @@ fn updates_of_one_client_arriving_in_reverse_order_converge() {
     for u in updates.iter().rev() {
         b.apply_update(u).unwrap();
     }
-    assert!(b.has_missing_updates(), "waiting for the board's initial state");
+    assert!(
+        b.has_missing_updates(),
+        "waiting for the board's initial state"
+    );
     b.apply_update(&initial).unwrap();
     assert!(!b.has_missing_updates());
     assert_eq!(b.elements(), a.elements());
