@@ -70,6 +70,14 @@ fn create_every_kind_and_read_it_back() {
         b.connector_points(&conn),
         Some([[210.0, 120.0], [500.0, 500.0]])
     );
+    let Body::Connector { from, .. } = &conn.body else {
+        panic!("not a connector")
+    };
+    assert_eq!(
+        from.point,
+        [210.0, 120.0],
+        "creation stores the anchor position"
+    );
 }
 
 #[test]
