@@ -1,0 +1,114 @@
+//! The command line as a user meets it: real binary, real files.
+
+use std::path::Path;
+use std::process::Command;
+
+use touchpoint_crdt::{Board, NewElement, file};
+
+fn inspect(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .arg("inspect")
+        .arg(path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run touchpoint")
+}
+
+#[test]
+fn bad_boards_give_one_line_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = {
+        let mut b = Board::new();
+        for i in 0..10 {
+            b.create(NewElement::sticky(f64::from(i), 0.0, "note"))
+                .unwrap();
+        }
+        b.encode()
+    };
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("empty.tpboard", vec![]),
+        ("text.tpboard", b"just some text\n".to_vec()),
+        ("truncated.tpboard", good[..good.len() / 2].to_vec()),
+        (
+            "random.tpboard",
+            (0..200u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = inspect(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{name}: exit status {:?}",
+            out.status
+        );
+        assert!(out.stdout.is_empty(), "{name}: printed to stdout");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let out = inspect(&dir.path().join("missing.tpboard"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.tpboard"));
+}
+
+#[test]
+fn inspect_prints_the_board_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tpboard");
+    let mut b = Board::new();
+    b.set_title("Café journey").unwrap();
+    let s = b
+        .create(NewElement::sticky(1.0, 2.0, "Queue <long> & \"slow\""))
+        .unwrap();
+    file::save(&b, &path).unwrap();
+    let out = inspect(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["meta"]["title"], "Café journey");
+    assert_eq!(json["meta"]["schema"], 1);
+    assert_eq!(json["elements"][0]["id"], s.as_str());
+    assert_eq!(json["elements"][0]["text"], "Queue <long> & \"slow\"");
+    assert_eq!(json["elements"][0]["x"], 1.0);
+}
+
+#[test]
+fn no_subcommand_says_what_to_do() {
+    let out = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .trim_end()
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn input_that_trips_the_crdt_engine_still_gives_one_line() {
+    // Found by fuzzing the loader: yrs panics while decoding these bytes; the
+    // crdt crate catches the panic, and the app must not print it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.tpboard");
+    let bytes: [u8; 24] = [
+        232, 186, 6, 27, 216, 195, 224, 241, 176, 141, 137, 106, 191, 163, 191, 175, 116, 195, 229,
+        115, 2, 193, 198, 215,
+    ];
+    std::fs::write(&path, bytes).unwrap();
+    let out = inspect(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
