@@ -507,9 +507,11 @@ impl Default for Board {
     }
 }
 
-/// Decodes a Yjs update v1, turning yrs' decode errors (and, defensively, any
-/// panic inside the decoder on hostile bytes) into an error.
+/// Decodes a Yjs update v1 after the structural check of [`crate::wire_check`],
+/// turning yrs' decode errors (and, defensively, any panic inside the decoder
+/// on hostile bytes) into an error.
 pub(crate) fn decode_update(bytes: &[u8]) -> Result<Update, UpdateError> {
+    crate::wire_check::check_update_v1(bytes).map_err(|e| UpdateError::Decode(e.to_string()))?;
     match std::panic::catch_unwind(|| Update::decode_v1(bytes)) {
         Ok(Ok(update)) => Ok(update),
         Ok(Err(e)) => Err(UpdateError::Decode(e.to_string())),

@@ -15,6 +15,7 @@ pub mod element;
 pub mod file;
 pub mod schema;
 mod undo;
+pub mod wire_check;
 pub mod zorder;
 
 pub use board::{Board, Meta, REMOTE_ORIGIN, ReadOnly, UpdateError};
