@@ -76,6 +76,9 @@ pub struct Board {
     deferred: Vec<Update>,
 }
 
+/// How many distinct data problems a board logs before it stops logging them.
+const MAX_WARNINGS: usize = 10_000;
+
 /// How many out-of-order updates a board holds back before dropping the
 /// oldest: a peer that never sends the missing piece must not grow memory
 /// without bound. A later full sync (state vector exchange) heals the gap.
@@ -449,11 +452,13 @@ impl Board {
     /// Logs a problem with remote data the first time it is seen.
     fn warn_once(&self, id: &str, field: &str, msg: String) {
         let key = format!("{id}\u{0}{field}\u{0}{msg}");
+        // Bounded: a hostile document must not grow this set without limit.
+        // Past the bound, further distinct problems are not logged.
         let first = self
             .warned
             .lock()
-            .map(|mut w| w.insert(key))
-            .unwrap_or(true);
+            .map(|mut w| w.len() < MAX_WARNINGS && w.insert(key))
+            .unwrap_or(false);
         if first {
             if field.is_empty() {
                 tracing::warn!(element = id, "{msg}");
