@@ -4,4 +4,6 @@
 //!
 //! Depends on `touchpoint-crdt` for the document and the sans-io protocol; it
 //! must not depend on the app, windows or GPUs. The server itself is built in
-//! the sync issue; this crate is the placeholder the workspace compiles today.
+//! the sync issue; today the crate holds its durable storage ([`storage`]).
+
+pub mod storage;
