@@ -9,6 +9,7 @@
 //! update and relays it from the acknowledgement ("commit before relay").
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,6 +22,21 @@ use super::{Append, RoomStore, StoreError};
 pub struct Committed {
     /// The update's sequence number in its room's log.
     pub seq: u64,
+}
+
+/// What a [`GroupCommit`] writer has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Transactions committed (one fsync each with `Durability::Full`).
+    pub batches: u64,
+    /// Updates committed in them.
+    pub updates: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    updates: AtomicU64,
 }
 
 /// Settings of a [`GroupCommit`] writer.
@@ -129,6 +145,7 @@ pub struct GroupCommit {
 #[derive(Clone)]
 pub struct GroupCommitHandle {
     tx: Sender<Request>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for GroupCommitHandle {
@@ -197,12 +214,14 @@ impl GroupCommit {
             compactor = Some(CompactorQueue { tx, queued });
         }
         let (tx, rx) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let in_writer = counters.clone();
         let writer = std::thread::Builder::new()
             .name("storage-writer".to_owned())
-            .spawn(move || Writer::new(store, options, compactor).run(rx))
+            .spawn(move || Writer::new(store, options, compactor, in_writer).run(rx))
             .map_err(StoreError::Thread)?;
         Ok(GroupCommit {
-            handle: GroupCommitHandle { tx },
+            handle: GroupCommitHandle { tx, counters },
             writer: Some(writer),
             compactor: compactor_thread,
         })
@@ -301,6 +320,14 @@ impl GroupCommitHandle {
         rx.recv().map_err(|_| StoreError::WriterStopped)
     }
 
+    /// Batches and updates committed so far.
+    pub fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            updates: self.counters.updates.load(Ordering::Relaxed),
+        }
+    }
+
     /// Waits until everything sent before this call is committed, then
     /// flushes the store (see [`RoomStore::flush`]).
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -368,6 +395,7 @@ struct Writer {
     options: GroupCommitOptions,
     compactor: Option<CompactorQueue>,
     compactions: Compactions,
+    counters: Arc<Counters>,
 }
 
 impl Writer {
@@ -375,12 +403,14 @@ impl Writer {
         store: Box<dyn RoomStore>,
         options: GroupCommitOptions,
         compactor: Option<CompactorQueue>,
+        counters: Arc<Counters>,
     ) -> Writer {
         Writer {
             store,
             options,
             compactor,
             compactions: Compactions::new(options.compaction_retry),
+            counters,
         }
     }
 
@@ -447,6 +477,7 @@ impl Writer {
         let mut due = Vec::new();
         match result {
             Ok(receipt) => {
+                self.count(receipt.seqs.len());
                 due = receipt.compaction_due;
                 for (pending, seq) in batch.into_iter().zip(receipt.seqs) {
                     pending.ack.finish(Ok(Committed { seq }));
@@ -469,6 +500,7 @@ impl Writer {
                     }];
                     match self.store.append_batch(&one) {
                         Ok(receipt) => {
+                            self.count(1);
                             due.extend(receipt.compaction_due);
                             let seq = receipt.seqs.first().copied().unwrap_or_default();
                             pending.ack.finish(Ok(Committed { seq }));
@@ -485,6 +517,13 @@ impl Writer {
                 self.compact_later(room);
             }
         }
+    }
+
+    fn count(&self, updates: usize) {
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .updates
+            .fetch_add(updates as u64, Ordering::Relaxed);
     }
 
     fn compact_later(&mut self, room: String) {

@@ -24,7 +24,9 @@ pub mod sqlite;
 #[cfg(test)]
 mod tests;
 
-pub use group_commit::{Committed, GroupCommit, GroupCommitHandle, GroupCommitOptions};
+pub use group_commit::{
+    Committed, GroupCommit, GroupCommitHandle, GroupCommitOptions, GroupCommitStats,
+};
 pub use merge::{check_update, merge_updates};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 

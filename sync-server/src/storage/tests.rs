@@ -529,6 +529,8 @@ fn group_commit_acknowledges_every_update_from_many_producers() {
     assert_eq!(store.rooms().unwrap(), vec!["room-0", "room-1", "room-2"]);
     let mut total = 0;
     for room in store.rooms().unwrap() {
+        let stats = store.room_stats(&room).unwrap().unwrap();
+        assert!(stats.snapshot_bytes > 0, "the compactor ran on {room}");
         let board = rebuild(&store.load(&room).unwrap());
         let ids: BTreeSet<String> = board.elements().into_iter().map(|e| e.id).collect();
         for (r, id) in &acked {
@@ -704,6 +706,8 @@ fn sigkill_loses_no_acknowledged_update() {
         let rooms = store.rooms().unwrap();
         assert_eq!(rooms, vec!["room-0", "room-1"]);
         for room in rooms {
+            let stats = store.room_stats(&room).unwrap().unwrap();
+            assert!(stats.snapshot_bytes > 0, "the child compacted {room}");
             let state = store.load(&room).unwrap();
             let board = rebuild(&state);
             let ids: BTreeSet<String> = board.elements().into_iter().map(|e| e.id).collect();
