@@ -13,6 +13,7 @@ pub mod changes;
 pub mod edit;
 pub mod element;
 pub mod file;
+pub mod protocol;
 pub mod schema;
 mod undo;
 pub mod wire_check;
