@@ -9,7 +9,7 @@
 //! update and relays it from the acknowledgement ("commit before relay").
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,12 +31,15 @@ pub struct GroupCommitStats {
     pub batches: u64,
     /// Updates committed in them.
     pub updates: u64,
+    /// Rooms compacted automatically (see [`GroupCommitOptions::auto_compact`]).
+    pub compactions: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     batches: AtomicU64,
     updates: AtomicU64,
+    compactions: AtomicU64,
 }
 
 /// Settings of a [`GroupCommit`] writer.
@@ -137,7 +140,6 @@ enum Request {
 pub struct GroupCommit {
     handle: GroupCommitHandle,
     writer: Option<JoinHandle<()>>,
-    compactor: Option<JoinHandle<()>>,
 }
 
 /// A producer's end of a [`GroupCommit`]: cheap to clone, usable from any
@@ -158,7 +160,6 @@ impl std::fmt::Debug for GroupCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommit")
             .field("running", &self.writer.is_some())
-            .field("compactor", &self.compactor.is_some())
             .finish()
     }
 }
@@ -190,31 +191,16 @@ impl GroupCommit {
         compactor_store: Option<Box<dyn RoomStore>>,
         options: GroupCommitOptions,
     ) -> Result<GroupCommit, StoreError> {
-        let mut compactor = None;
-        let mut compactor_thread = None;
-        if let Some(mut store) = compactor_store {
-            let (tx, rx) = mpsc::channel::<String>();
-            let queued = Arc::new(Mutex::new(HashSet::new()));
-            let in_thread = queued.clone();
-            let retry = options.compaction_retry;
-            compactor_thread = Some(
-                std::thread::Builder::new()
-                    .name("storage-compactor".to_owned())
-                    .spawn(move || {
-                        let mut compactions = Compactions::new(retry);
-                        for room in rx {
-                            compactions.run(&mut *store, &room);
-                            if let Ok(mut queued) = in_thread.lock() {
-                                queued.remove(&room);
-                            }
-                        }
-                    })
-                    .map_err(StoreError::Thread)?,
-            );
-            compactor = Some(CompactorQueue { tx, queued });
-        }
-        let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
+        let compactor = match compactor_store {
+            Some(store) => Some(CompactorQueue::spawn(
+                store,
+                options.compaction_retry,
+                counters.clone(),
+            )?),
+            None => None,
+        };
+        let (tx, rx) = mpsc::channel();
         let in_writer = counters.clone();
         let writer = std::thread::Builder::new()
             .name("storage-writer".to_owned())
@@ -223,7 +209,6 @@ impl GroupCommit {
         Ok(GroupCommit {
             handle: GroupCommitHandle { tx, counters },
             writer: Some(writer),
-            compactor: compactor_thread,
         })
     }
 
@@ -248,11 +233,7 @@ impl GroupCommit {
             Ok(()) => done_rx.recv().unwrap_or(Err(StoreError::WriterStopped)),
             Err(_) => Err(StoreError::WriterStopped),
         };
-        // The writer owns the compactor's queue; once it has returned, the
-        // compactor finishes what is queued and returns too.
-        let writer_ok = writer.join().is_ok();
-        let compactor_ok = self.compactor.take().is_none_or(|c| c.join().is_ok());
-        if !writer_ok || !compactor_ok {
+        if writer.join().is_err() {
             return Err(StoreError::WriterStopped);
         }
         result
@@ -325,6 +306,7 @@ impl GroupCommitHandle {
         GroupCommitStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             updates: self.counters.updates.load(Ordering::Relaxed),
+            compactions: self.counters.compactions.load(Ordering::Relaxed),
         }
     }
 
@@ -335,24 +317,83 @@ impl GroupCommitHandle {
     }
 }
 
-/// The compactor thread's queue, deduplicated: a room already queued is not
-/// queued again.
+/// The compactor thread and its queue, deduplicated: a room already queued
+/// is not queued again.
 struct CompactorQueue {
     tx: Sender<String>,
     queued: Arc<Mutex<HashSet<String>>>,
+    /// Set at shutdown: skip what is still queued (it will be due again).
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl CompactorQueue {
+    fn spawn(
+        mut store: Box<dyn RoomStore>,
+        retry: Duration,
+        counters: Arc<Counters>,
+    ) -> Result<CompactorQueue, StoreError> {
+        let (tx, rx) = mpsc::channel::<String>();
+        let queued = Arc::new(Mutex::new(HashSet::new()));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (in_queued, in_stopping) = (queued.clone(), stopping.clone());
+        let thread = std::thread::Builder::new()
+            .name("storage-compactor".to_owned())
+            .spawn(move || {
+                let mut compactions = Compactions::new(retry, counters);
+                for room in rx {
+                    if !in_stopping.load(Ordering::Relaxed) {
+                        compactions.run(&mut *store, &room);
+                    }
+                    if let Ok(mut queued) = in_queued.lock() {
+                        queued.remove(&room);
+                    }
+                }
+            })
+            .map_err(StoreError::Thread)?;
+        Ok(CompactorQueue {
+            tx,
+            queued,
+            stopping,
+            thread,
+        })
+    }
+
+    /// Queues `room` unless it is queued already.
+    fn push(&self, room: String) {
+        let fresh = self
+            .queued
+            .lock()
+            .map(|mut q| q.insert(room.clone()))
+            .unwrap_or(false);
+        if fresh {
+            drop(self.tx.send(room));
+        }
+    }
+
+    /// Lets the compaction in progress finish, skips the rest, and waits.
+    fn stop(self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!("the storage compactor thread panicked");
+        }
+    }
 }
 
 /// Runs compactions, holding back a room whose last attempt failed.
 struct Compactions {
     retry_after: Duration,
     failed_at: HashMap<String, Instant>,
+    counters: Arc<Counters>,
 }
 
 impl Compactions {
-    fn new(retry_after: Duration) -> Compactions {
+    fn new(retry_after: Duration, counters: Arc<Counters>) -> Compactions {
         Compactions {
             retry_after,
             failed_at: HashMap::new(),
+            counters,
         }
     }
 
@@ -366,6 +407,7 @@ impl Compactions {
         match store.compact(room) {
             Ok(Some(c)) => {
                 self.failed_at.remove(room);
+                self.counters.compactions.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(
                     room,
                     through_seq = c.through_seq,
@@ -409,7 +451,7 @@ impl Writer {
             store,
             options,
             compactor,
-            compactions: Compactions::new(options.compaction_retry),
+            compactions: Compactions::new(options.compaction_retry, counters.clone()),
             counters,
         }
     }
@@ -451,14 +493,22 @@ impl Writer {
                     // Everything sent before the shutdown request has been
                     // handled (the channel is FIFO). Later requests are
                     // answered `WriterStopped` when `rx` drops with them.
-                    drop(done.send(self.store.flush()));
+                    drop(done.send(self.finish()));
                     return;
                 }
             }
         }
-        if let Err(e) = self.store.flush() {
+        if let Err(e) = self.finish() {
             tracing::error!("storage flush at shutdown: {e}");
         }
+    }
+
+    /// Stops the compactor, then flushes, so that the flush comes last.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        if let Some(compactor) = self.compactor.take() {
+            compactor.stop();
+        }
+        self.store.flush()
     }
 
     /// Commits `batch` in one transaction and acknowledges every request. If
@@ -528,16 +578,7 @@ impl Writer {
 
     fn compact_later(&mut self, room: String) {
         match &self.compactor {
-            Some(queue) => {
-                let fresh = queue
-                    .queued
-                    .lock()
-                    .map(|mut q| q.insert(room.clone()))
-                    .unwrap_or(false);
-                if fresh {
-                    drop(queue.tx.send(room));
-                }
-            }
+            Some(queue) => queue.push(room),
             None => self.compactions.run(&mut *self.store, &room),
         }
     }

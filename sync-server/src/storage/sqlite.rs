@@ -196,8 +196,8 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", options.durability.pragma())
             .map_err(open_err)?;
-        // Compacted logs leave free pages; let a checkpoint shrink a WAL that
-        // a burst has grown, rather than keep it at its largest.
+        // After a checkpoint, truncate a WAL that a burst grew past 64 MiB
+        // rather than keep it at its largest.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(open_err)?;
         migrate(&mut conn, &shown)?;
