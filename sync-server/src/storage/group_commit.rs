@@ -105,7 +105,7 @@ struct Ack(Option<AckFn>);
 impl Ack {
     fn finish(mut self, result: Result<Committed, StoreError>) {
         if let Some(done) = self.0.take() {
-            done(result);
+            call_back(done, result);
         }
     }
 }
@@ -113,8 +113,16 @@ impl Ack {
 impl Drop for Ack {
     fn drop(&mut self) {
         if let Some(done) = self.0.take() {
-            done(Err(StoreError::WriterStopped));
+            call_back(done, Err(StoreError::WriterStopped));
         }
+    }
+}
+
+/// Runs a producer's callback; one that panics must not take the writer
+/// (and every other producer's acknowledgement) down with it.
+fn call_back(done: AckFn, result: Result<Committed, StoreError>) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(result))).is_err() {
+        tracing::error!("a storage acknowledgement callback panicked");
     }
 }
 

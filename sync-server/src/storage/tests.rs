@@ -616,6 +616,21 @@ fn group_commit_shutdown_drains_the_queue_and_then_refuses() {
 }
 
 #[test]
+fn a_panicking_callback_does_not_stop_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = GroupCommit::spawn(
+        SqliteStore::open(db(&dir)).unwrap(),
+        GroupCommitOptions::DEFAULT,
+    )
+    .unwrap();
+    let handle = writer.handle();
+    let (_, updates) = busy_board(1, 2);
+    handle.submit("r", updates[0].clone(), |_| panic!("a buggy producer"));
+    assert_eq!(handle.append("r", updates[1].clone()).unwrap().seq, 2);
+    writer.shutdown().unwrap();
+}
+
+#[test]
 fn group_commit_calls_see_every_earlier_append() {
     let dir = tempfile::tempdir().unwrap();
     let writer = GroupCommit::spawn(
