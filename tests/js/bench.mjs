@@ -70,10 +70,17 @@ const label = n => (n % 1000 === 0 ? `${n / 1000}k` : `${n}`)
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 function zAfter (top) {
   if (top === null) return 'V'
-  let i = 0
-  while (i < top.length && top[i] === 'z') i++
-  const d = i < top.length ? DIGITS.indexOf(top[i]) : 0
-  return top.slice(0, i) + DIGITS[(d + 62) >> 1]
+  // crdt/src/zorder.rs: one unit of the 4th base-62 digit, with carry.
+  const d = [...top].map(c => DIGITS.indexOf(c))
+  while (d.length < 4) d.push(0)
+  let i = d.length
+  while (i > 0) {
+    i--
+    if (d[i] + 1 < 62) { d[i]++; break }
+    d[i] = 0
+  }
+  while (d.length > 0 && d[d.length - 1] === 0) d.pop()
+  return d.map(x => DIGITS[x]).join('')
 }
 
 const cell = i => [(i % COLUMNS) * CELL, Math.floor(i / COLUMNS) * CELL]
