@@ -6,4 +6,5 @@
 //! must not depend on the app, windows or GPUs. The server itself is built in
 //! the sync issue; today the crate holds its durable storage ([`storage`]).
 
+pub mod link;
 pub mod storage;
