@@ -6,5 +6,6 @@
 //! must not depend on the app, windows or GPUs. The server itself is built in
 //! the sync issue; today the crate holds its durable storage ([`storage`]).
 
+pub mod client;
 pub mod link;
 pub mod storage;
