@@ -9,3 +9,5 @@
 pub mod client;
 pub mod link;
 pub mod storage;
+pub mod tls;
+pub mod token;
