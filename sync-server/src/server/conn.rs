@@ -1,0 +1,494 @@
+//! Connections and streams: the I/O side of a member.
+//!
+//! A stream task reads until its first frame is complete. A hello with a
+//! valid token is handed, with every byte read so far, to its room's task
+//! (loading the room if needed); everything else (garbage, another frame
+//! first, a bad token, an old protocol version, silence) is answered here
+//! by a `ServerMember` of its own, so that no room is loaded for a client
+//! that may not join one. After the join the stream task only forwards
+//! bytes; a writer task writes what the room queues for the member.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+use touchpoint_crdt::protocol::{
+    ErrorCode, Frame, FrameDecoder, Hello, MemberEvent, MemberId, PROTOCOL_VERSION, Refusal, Role,
+    Room, Rooms, ServerMember, datagram_channel,
+};
+use tracing::Instrument;
+
+use super::room::{JoinReply, Joiner, RoomMsg};
+use super::{IpGuard, RoomHandle, Shared, TaskGuard, closes_connection, quic_code};
+use crate::token::unix_now;
+
+/// Frames queued for one member's stream before the member counts as too
+/// slow and is dropped.
+pub(crate) const OUT_QUEUE: usize = 4096;
+
+/// Bytes read from a stream at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What a member's writer task does next.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// Write these bytes (one or more encoded frames).
+    Bytes(Arc<[u8]>),
+    /// Finish the stream, wait for the peer to read it, and close the whole
+    /// connection with this error if it was a protocol violation.
+    Finish { close_connection: Option<Refusal> },
+}
+
+/// One QUIC connection, as its streams see it.
+pub(crate) struct ConnCtx {
+    pub(crate) conn: quinn::Connection,
+    pub(crate) peer: SocketAddr,
+    /// Presence datagram channel -> the member it belongs to.
+    channels: Mutex<HashMap<u64, (mpsc::Sender<RoomMsg>, MemberId)>>,
+    next_channel: AtomicU64,
+}
+
+impl ConnCtx {
+    fn channels(&self) -> MutexGuard<'_, HashMap<u64, (mpsc::Sender<RoomMsg>, MemberId)>> {
+        self.channels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Accepts connections until shutdown.
+pub(crate) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let incoming = tokio::select! {
+            incoming = endpoint.accept() => incoming,
+            () = super::shutdown_begun(&mut shutdown) => break,
+        };
+        let Some(incoming) = incoming else { break };
+        let peer = incoming.remote_address();
+        let (guard, before) = shared.count_connection(peer.ip());
+        let cap = shared.options.max_connections_per_ip;
+        if before >= cap.saturating_mul(2) {
+            // Far over the limit: not even worth a handshake.
+            tracing::debug!(%peer, "connection refused: too many from this address");
+            incoming.refuse();
+            continue;
+        }
+        let span = tracing::info_span!("conn", %peer);
+        if before >= cap {
+            tracing::warn!(
+                %peer,
+                limit = cap,
+                "connection refused: too many from this address"
+            );
+            let refusal = Refusal::new(
+                ErrorCode::RoomFull,
+                format!(
+                    "too many connections from {}: the limit is {cap}; close some and try again",
+                    peer.ip()
+                ),
+            );
+            tokio::spawn(refuse_connection(incoming, refusal, guard).instrument(span));
+            continue;
+        }
+        tokio::spawn(serve_connection(shared.clone(), incoming, guard).instrument(span));
+    }
+    tracing::debug!("no longer accepting connections");
+}
+
+/// Accepts a connection only to refuse its first stream with `refusal`.
+async fn refuse_connection(incoming: quinn::Incoming, refusal: Refusal, _guard: IpGuard) {
+    let Ok(conn) = incoming.await else { return };
+    if let Ok(Ok((mut send, _recv))) =
+        tokio::time::timeout(Duration::from_secs(5), conn.accept_bi()).await
+        && send.write_all(&refusal.frame().encode()).await.is_ok()
+        && send.finish().is_ok()
+    {
+        drop(tokio::time::timeout(Duration::from_secs(2), send.stopped()).await);
+    }
+    conn.close(quic_code(refusal.code), refusal.reason.as_bytes());
+}
+
+async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming, _guard: IpGuard) {
+    let peer = incoming.remote_address();
+    let started = Instant::now();
+    let conn = match incoming.await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::debug!("handshake failed: {e}");
+            return;
+        }
+    };
+    tracing::info!(
+        handshake_ms = super::room::millis(started.elapsed()),
+        "connected"
+    );
+    let ctx = Arc::new(ConnCtx {
+        conn: conn.clone(),
+        peer,
+        channels: Mutex::new(HashMap::new()),
+        next_channel: AtomicU64::new(1),
+    });
+    let why = loop {
+        tokio::select! {
+            stream = conn.accept_bi() => match stream {
+                Ok((send, recv)) => {
+                    let channel = ctx.next_channel.fetch_add(1, Ordering::Relaxed);
+                    let member = shared.next_member.fetch_add(1, Ordering::Relaxed);
+                    let guard = shared.stream_tasks.guard();
+                    tokio::spawn(
+                        serve_stream(shared.clone(), ctx.clone(), send, recv, member, channel, guard)
+                            .instrument(tracing::info_span!("member", member)),
+                    );
+                }
+                Err(e) => break e,
+            },
+            datagram = conn.read_datagram() => match datagram {
+                Ok(bytes) => route_datagram(&ctx, &bytes),
+                Err(e) => break e,
+            },
+        }
+    };
+    match why {
+        quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::LocallyClosed => {
+            tracing::info!("disconnected: {why}");
+        }
+        other => tracing::info!("connection lost: {other}"),
+    }
+}
+
+/// Hands a presence datagram to the member whose channel it names. Bad or
+/// stray datagrams are dropped (they are lossy extras).
+fn route_datagram(ctx: &ConnCtx, bytes: &[u8]) {
+    let Some(channel) = datagram_channel(bytes) else {
+        tracing::debug!(len = bytes.len(), "datagram without a channel dropped");
+        return;
+    };
+    let target = ctx.channels().get(&channel).cloned();
+    match target {
+        Some((room, member)) => {
+            let msg = RoomMsg::Datagram {
+                member,
+                bytes: bytes.to_vec(),
+            };
+            if room.try_send(msg).is_err() {
+                tracing::debug!(member, "datagram dropped: the room is busy");
+            }
+        }
+        None => tracing::debug!(channel, "datagram for an unknown channel dropped"),
+    }
+}
+
+/// Refuses everything: a member before its hello is admitted here only if
+/// its hello is fine, so any `admit` call means the pre-check said no.
+struct PreRooms(Refusal);
+
+impl Rooms for PreRooms {
+    fn admit(&mut self, _member: MemberId, _hello: &Hello) -> Result<Role, Refusal> {
+        Err(self.0.clone())
+    }
+
+    fn room_mut(&mut self, _name: &str) -> Option<&mut Room> {
+        None
+    }
+}
+
+/// What the first frame (or its absence) decided.
+enum Opening {
+    /// A hello with a valid token: join its room.
+    Join(Hello),
+    /// Refuse with what the member makes of these bytes (garbage, another
+    /// frame first, a wrong version) or of this admission refusal.
+    Refuse(Option<Refusal>),
+    /// No hello in time.
+    Timeout,
+    /// The stream ended (or the server is stopping) before a hello.
+    Gone,
+    ShuttingDown,
+}
+
+async fn serve_stream(
+    shared: Arc<Shared>,
+    ctx: Arc<ConnCtx>,
+    send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    id: MemberId,
+    channel: u64,
+    guard: TaskGuard,
+) {
+    let limits = shared.options.limits;
+    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
+    let (stop_tx, mut stop_rx) = oneshot::channel();
+    tokio::spawn(
+        write_loop(
+            send,
+            out_rx,
+            ctx.conn.clone(),
+            stop_tx,
+            shared.options.shutdown_grace,
+            guard,
+        )
+        .in_current_span(),
+    );
+    let mut member = ServerMember::new(id, channel, Instant::now(), limits);
+
+    // Until the first frame is complete.
+    let mut buffered = Vec::new();
+    let mut scratch = FrameDecoder::new(limits);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let deadline = tokio::time::Instant::now() + limits.hello_timeout;
+    let mut shutdown = shared.shutdown.clone();
+    let opening = loop {
+        let read = tokio::select! {
+            read = tokio::time::timeout_at(deadline, recv.read(&mut buf)) => read,
+            () = super::shutdown_begun(&mut shutdown) => break Opening::ShuttingDown,
+        };
+        match read {
+            Err(_elapsed) => break Opening::Timeout,
+            Ok(Ok(Some(n))) => {
+                buffered.extend_from_slice(&buf[..n]);
+                if scratch.feed(&buf[..n]).is_err() {
+                    break Opening::Refuse(None);
+                }
+                match scratch.next_frame() {
+                    Ok(None) => continue,
+                    Ok(Some(Frame::Hello(hello))) => break check_hello(&shared, hello),
+                    Ok(Some(_)) | Err(_) => break Opening::Refuse(None),
+                }
+            }
+            Ok(Ok(None)) | Ok(Err(_)) => break Opening::Gone,
+        }
+    };
+    drop(scratch);
+    let hello = match opening {
+        Opening::Join(hello) => hello,
+        Opening::Refuse(refusal) => {
+            let fallback = refusal.unwrap_or_else(|| {
+                Refusal::new(
+                    ErrorCode::ServerError,
+                    "the server could not admit the stream",
+                )
+            });
+            member.receive(&buffered, Instant::now(), &mut PreRooms(fallback));
+            forward_alone(&mut member, &out_tx).await;
+            return;
+        }
+        Opening::Timeout => {
+            // The member's own deadline started a moment before ours; make
+            // sure it counts as passed.
+            member.handle_timeout(Instant::now() + limits.hello_timeout);
+            forward_alone(&mut member, &out_tx).await;
+            return;
+        }
+        Opening::ShuttingDown => {
+            let refusal = Refusal::new(ErrorCode::GoingAway, "the server is shutting down");
+            drop(
+                out_tx
+                    .send(Outgoing::Bytes(refusal.frame().encode().into()))
+                    .await,
+            );
+            drop(
+                out_tx
+                    .send(Outgoing::Finish {
+                        close_connection: None,
+                    })
+                    .await,
+            );
+            return;
+        }
+        Opening::Gone => {
+            tracing::debug!("stream ended before a hello");
+            drop(
+                out_tx
+                    .send(Outgoing::Finish {
+                        close_connection: None,
+                    })
+                    .await,
+            );
+            return;
+        }
+    };
+
+    let room_name = hello.room.clone();
+    let Some(room) = join(&shared, &ctx, member, buffered, out_tx, &room_name).await else {
+        return;
+    };
+    ctx.channels().insert(channel, (room.tx.clone(), id));
+
+    // Joined (or being refused by the room): forward until either side ends.
+    let ended = loop {
+        tokio::select! {
+            read = recv.read(&mut buf) => match read {
+                Ok(Some(n)) => {
+                    let msg = RoomMsg::Bytes { member: id, bytes: buf[..n].to_vec() };
+                    if room.tx.send(msg).await.is_err() {
+                        break "room closed";
+                    }
+                }
+                Ok(None) => break "finished by the client",
+                Err(quinn::ReadError::ConnectionLost(_)) => break "connection lost",
+                Err(_) => break "reset by the client",
+            },
+            _ = &mut stop_rx => {
+                // The room closed the member; stop reading what it sends.
+                drop(recv.stop(quinn::VarInt::from_u32(0)));
+                break "closed by the server";
+            }
+        }
+    };
+    ctx.channels().remove(&channel);
+    tracing::debug!(room = %room_name, "stream ended: {ended}");
+    drop(room.tx.send(RoomMsg::Ended { member: id }).await);
+}
+
+/// Checks a hello before any room is touched: the protocol version first
+/// (so that a client of another version always learns it), then the token.
+fn check_hello(shared: &Shared, hello: Hello) -> Opening {
+    if hello.version != PROTOCOL_VERSION {
+        return Opening::Refuse(None);
+    }
+    match shared.tokens.verify(&hello.token, &hello.room, unix_now()) {
+        Ok(_) => Opening::Join(hello),
+        Err(e) => {
+            tracing::info!(room = %hello.room, "token refused: {e}");
+            Opening::Refuse(Some(e.refusal()))
+        }
+    }
+}
+
+/// Hands the member to its room's task, loading the room if needed. `None`
+/// when it was refused here (the refusal has been queued to the writer).
+async fn join(
+    shared: &Arc<Shared>,
+    ctx: &Arc<ConnCtx>,
+    member: ServerMember,
+    buffered: Vec<u8>,
+    out: mpsc::Sender<Outgoing>,
+    room_name: &str,
+) -> Option<RoomHandle> {
+    let mut joiner = Box::new(Joiner {
+        member,
+        buffered,
+        out,
+        conn: ctx.clone(),
+    });
+    // A room unloading at the moment we join bounces the joiner back; the
+    // next attempt loads it again.
+    for _ in 0..5 {
+        let room = match shared.room_handle(room_name) {
+            Ok(room) => room,
+            Err(refusal) => {
+                refuse_joiner(joiner, refusal).await;
+                return None;
+            }
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        match room.tx.send(RoomMsg::Join(joiner, reply_tx)).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendError(msg)) => {
+                let RoomMsg::Join(back, _) = msg else {
+                    return None;
+                };
+                joiner = back;
+                continue;
+            }
+        }
+        match reply_rx.await {
+            Ok(JoinReply::Taken) => return Some(room),
+            Ok(JoinReply::Bounced(back)) => joiner = back,
+            Err(_) => return None,
+        }
+        tokio::task::yield_now().await;
+    }
+    refuse_joiner(
+        joiner,
+        Refusal::new(ErrorCode::ServerError, "the room is busy; try again"),
+    )
+    .await;
+    None
+}
+
+/// Refuses a member that did not reach its room.
+pub(crate) async fn refuse_joiner(joiner: Box<Joiner>, refusal: Refusal) {
+    let Joiner {
+        mut member,
+        buffered,
+        out,
+        ..
+    } = *joiner;
+    member.receive(&buffered, Instant::now(), &mut PreRooms(refusal));
+    forward_alone(&mut member, &out).await;
+}
+
+/// Carries out the events of a member that is in no room: only frames to
+/// send and the close can come out of it.
+async fn forward_alone(member: &mut ServerMember, out: &mpsc::Sender<Outgoing>) {
+    let mut last_error = None;
+    while let Some(event) = member.poll_event() {
+        match event {
+            MemberEvent::Send(frame) => {
+                if let Frame::Error(refusal) = &frame {
+                    last_error = Some(refusal.clone());
+                }
+                if out
+                    .send(Outgoing::Bytes(frame.encode().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            MemberEvent::Close => {
+                let close_connection = last_error.take().filter(|r| closes_connection(r.code));
+                drop(out.send(Outgoing::Finish { close_connection }).await);
+                return;
+            }
+            MemberEvent::DocUpdate(_) | MemberEvent::Presence(_) => {}
+        }
+    }
+}
+
+/// Writes what the room queues for one member. When the room drops the
+/// queue without a `Finish` (the member was too slow, or the room failed)
+/// the stream is reset.
+async fn write_loop(
+    mut send: quinn::SendStream,
+    mut rx: mpsc::Receiver<Outgoing>,
+    conn: quinn::Connection,
+    stop_reader: oneshot::Sender<()>,
+    grace: Duration,
+    _guard: TaskGuard,
+) {
+    while let Some(out) = rx.recv().await {
+        match out {
+            Outgoing::Bytes(bytes) => {
+                if let Err(e) = send.write_all(&bytes).await {
+                    tracing::debug!("write failed: {e}");
+                    let _ = stop_reader.send(());
+                    return;
+                }
+            }
+            Outgoing::Finish { close_connection } => {
+                let _ = stop_reader.send(());
+                if send.finish().is_ok() {
+                    // Let the peer read the last frames (the error frame)
+                    // before anything closes the connection under them.
+                    drop(tokio::time::timeout(grace, send.stopped()).await);
+                }
+                if let Some(refusal) = close_connection {
+                    tracing::info!(
+                        "closing the connection: {} ({})",
+                        refusal.reason,
+                        refusal.code.name()
+                    );
+                    conn.close(quic_code(refusal.code), refusal.reason.as_bytes());
+                }
+                return;
+            }
+        }
+    }
+    let _ = stop_reader.send(());
+    drop(send.reset(quic_code(ErrorCode::ServerError)));
+}
