@@ -638,3 +638,25 @@ fn the_load_generator_passes_through_a_server_restart() {
     assert!(stdout.contains("identical"), "{stdout}");
     runtime.block_on(server.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_fingerprint_a_self_signed_server_is_not_trusted() {
+    let id = Identity::new();
+    let server = TestServer::start(&id, 0, TestRooms::default()).await;
+    let mut link = server.link(&id, "unpinned");
+    link.fingerprint = None;
+    let c = Client::connect(link, board(), options()).unwrap();
+    let state = c
+        .wait_for(|s| matches!(s, ConnectionState::Refused { .. }))
+        .await;
+    let ConnectionState::Refused { code: None, reason } = state else {
+        panic!("{state}")
+    };
+    // Checked against the system's roots, which do not include it (or, on a
+    // machine without a root store, none could be loaded).
+    assert!(
+        reason.contains("UnknownIssuer") || reason.contains("no trusted root certificates"),
+        "{reason}"
+    );
+    server.stop().await;
+}

@@ -667,7 +667,8 @@ async fn run(config: Config) -> Outcome {
         println!("latency across an outage (made offline or delivered after a reconnect): {s}");
     }
     println!(
-        "throughput: {edits_per_s:.1} edits/s in, {delivered_per_s:.1} deliveries/s out of the server"
+        "throughput: {edits_per_s:.1} edits/s in (target {:.1}), {delivered_per_s:.1} deliveries/s out of the server",
+        config.rate * n as f64
     );
     println!(
         "converged in {:.2} s after the last edit",
