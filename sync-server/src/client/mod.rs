@@ -104,7 +104,7 @@ impl ClientOptions {
 pub enum ConnectionState {
     /// Connecting, or joined and waiting for the server's sync step 2.
     /// `attempt` counts attempts since the last time the client was synced
-    /// (1 for the first).
+    /// (1 for the first; 0 until the client's task has started).
     Connecting { attempt: u32 },
     /// Joined and holding everything the server held when it answered;
     /// edits flow both ways as they happen. `since` identifies this
