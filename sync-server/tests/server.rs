@@ -691,6 +691,14 @@ async fn garbage_gets_an_error_and_a_closed_connection_while_others_keep_syncing
         matches!(refusal.code, ErrorCode::BadFrame | ErrorCode::FrameTooLarge),
         "{refusal}"
     );
+    // A first frame far larger than a hello, though under the frame limit:
+    // refused from its length, nothing buffered.
+    let conn = connect(&server).await;
+    let mut big = Peer::open(&conn).await;
+    big.raw(&100_000u32.to_be_bytes()).await;
+    let refusal = big.refusal().await;
+    assert_eq!(refusal.code, ErrorCode::FrameTooLarge, "{refusal}");
+    assert!(refusal.reason.contains("hello"), "{refusal}");
     // Stray and garbage datagrams are dropped without harm.
     for junk in [&b"\xff\xff\xff"[..], &[1, 2, 3], &[]] {
         drop(b.conn.send_datagram(junk.to_vec().into()));

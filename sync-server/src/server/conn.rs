@@ -78,7 +78,7 @@ pub(crate) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) 
         }
         let span = tracing::info_span!("conn", %peer);
         if before >= cap {
-            tracing::warn!(
+            tracing::info!(
                 %peer,
                 limit = cap,
                 "connection refused: too many from this address"
@@ -202,6 +202,8 @@ enum Opening {
     /// Refuse with what the member makes of these bytes (garbage, another
     /// frame first, a wrong version) or of this admission refusal.
     Refuse(Option<Refusal>),
+    /// The first frame is too large for a hello, or does not decode.
+    Fail(Refusal),
     /// No hello in time.
     Timeout,
     /// The stream ended (or the server is stopping) before a hello.
@@ -236,7 +238,10 @@ async fn serve_stream(
 
     // Until the first frame is complete.
     let mut buffered = Vec::new();
-    let mut scratch = FrameDecoder::new(limits);
+    // Before the hello nobody is authenticated: its frame may not make us
+    // buffer more than a hello needs.
+    let mut scratch =
+        FrameDecoder::new(limits.with_max_frame_len(limits.max_frame_len.min(MAX_FIRST_FRAME_LEN)));
     let mut buf = vec![0u8; READ_CHUNK];
     let deadline = tokio::time::Instant::now() + limits.hello_timeout;
     let mut shutdown = shared.shutdown.clone();
@@ -249,13 +254,14 @@ async fn serve_stream(
             Err(_elapsed) => break Opening::Timeout,
             Ok(Ok(Some(n))) => {
                 buffered.extend_from_slice(&buf[..n]);
-                if scratch.feed(&buf[..n]).is_err() {
-                    break Opening::Refuse(None);
+                if let Err(e) = scratch.feed(&buf[..n]) {
+                    break Opening::Fail(first_frame_refusal(&e));
                 }
                 match scratch.next_frame() {
                     Ok(None) => continue,
                     Ok(Some(Frame::Hello(hello))) => break check_hello(&shared, hello),
-                    Ok(Some(_)) | Err(_) => break Opening::Refuse(None),
+                    Ok(Some(_)) => break Opening::Refuse(None),
+                    Err(e) => break Opening::Fail(first_frame_refusal(&e)),
                 }
             }
             Ok(Ok(None)) | Ok(Err(_)) => break Opening::Gone,
@@ -284,18 +290,12 @@ async fn serve_stream(
         }
         Opening::ShuttingDown => {
             let refusal = Refusal::new(ErrorCode::GoingAway, "the server is shutting down");
-            drop(
-                out_tx
-                    .send(Outgoing::Bytes(refusal.frame().encode().into()))
-                    .await,
-            );
-            drop(
-                out_tx
-                    .send(Outgoing::Finish {
-                        close_connection: None,
-                    })
-                    .await,
-            );
+            refuse_directly(&out_tx, refusal).await;
+            return;
+        }
+        Opening::Fail(refusal) => {
+            tracing::info!("refused before the hello: {refusal}");
+            refuse_directly(&out_tx, refusal).await;
             return;
         }
         Opening::Gone => {
@@ -341,6 +341,34 @@ async fn serve_stream(
     ctx.channels().remove(&channel);
     tracing::debug!(room = %room_name, "stream ended: {ended}");
     drop(room.tx.send(RoomMsg::Ended { member: id }).await);
+}
+
+/// The longest first frame read before the client is authenticated: a
+/// hello with every field at its limit is under 5 KiB; the rest leaves room
+/// for fields a later protocol version appends.
+const MAX_FIRST_FRAME_LEN: u32 = 64 * 1024;
+
+fn first_frame_refusal(e: &touchpoint_crdt::protocol::FrameError) -> Refusal {
+    match e {
+        touchpoint_crdt::protocol::FrameError::TooLarge { len, limit } => Refusal::new(
+            ErrorCode::FrameTooLarge,
+            format!("the first frame must be a hello of at most {limit} bytes, not {len}"),
+        ),
+        other => other.refusal(),
+    }
+}
+
+/// Sends an error frame and ends the stream, closing the connection after
+/// a protocol violation.
+async fn refuse_directly(out: &mpsc::Sender<Outgoing>, refusal: Refusal) {
+    let close_connection = closes_connection(refusal.code).then(|| refusal.clone());
+    if out
+        .send(Outgoing::Bytes(refusal.frame().encode().into()))
+        .await
+        .is_ok()
+    {
+        drop(out.send(Outgoing::Finish { close_connection }).await);
+    }
 }
 
 /// Checks a hello before any room is touched: the protocol version first

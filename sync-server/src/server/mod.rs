@@ -367,6 +367,7 @@ impl Server {
         {
             tracing::debug!("connections still closing at shutdown");
         }
+        let stats = self.shared.commit.stats();
         let result = match self.commit.take() {
             Some(commit) => tokio::task::spawn_blocking(move || commit.shutdown())
                 .await
@@ -374,7 +375,12 @@ impl Server {
                 .and_then(|r| r),
             None => Ok(()),
         };
-        tracing::info!("stopped");
+        tracing::info!(
+            commits = stats.batches,
+            updates = stats.updates,
+            compactions = stats.compactions,
+            "stopped"
+        );
         result.map_err(ServerError::from)
     }
 }
