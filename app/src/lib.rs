@@ -12,3 +12,4 @@
 
 pub mod camera;
 pub mod geom;
+pub mod scene;

@@ -1,0 +1,327 @@
+//! From one board element to its display items.
+//!
+//! Pure functions of an element snapshot (plus, for a connector, its resolved
+//! end points), so the scene, tool previews and tests all build items the
+//! same way.
+
+use touchpoint_crdt::{ArrowHead, Body, Element, Geometry, ShapeKind, Style};
+
+use super::item::{
+    Item, LineCap, LineJoin, PathCmd, PathItem, Primitive, Rgba, ShapeItem, TextItem, VAlign,
+};
+use crate::geom::{OrientedRect, Vec2};
+
+/// Corner radius of sticky notes, world units.
+pub const STICKY_RADIUS: f64 = 3.0;
+/// Space between a sticky note's edge and its text, world units.
+pub const STICKY_PADDING: f64 = 16.0;
+/// Space between a shape's edge and its text, world units.
+pub const SHAPE_PADDING: f64 = 8.0;
+/// Corner radius of `rounded_rect` shapes: this, or a quarter of the shorter
+/// side when that is smaller.
+pub const ROUNDED_RECT_RADIUS: f64 = 16.0;
+/// A frame's title sits above the frame in a band this many font sizes tall.
+pub const FRAME_TITLE_LINE: f64 = 1.6;
+
+/// The items an element is drawn as, back to front. `ends` are a connector's
+/// resolved end points (ignored for other kinds).
+pub fn element_items(el: &Element, ends: Option<[Vec2; 2]>) -> Vec<Item> {
+    let rect = OrientedRect::from_geometry(&el.geom);
+    let style = &el.style;
+    let mut items = Vec::new();
+    match &el.body {
+        Body::Sticky { text } => {
+            items.push(Item::Shape(ShapeItem {
+                primitive: Primitive::RoundedRect {
+                    radius: STICKY_RADIUS,
+                },
+                rect,
+                fill: style.fill.map(Rgba::from),
+                stroke: style.stroke.map(Rgba::from),
+                stroke_width: style.stroke_width,
+                shadow: true,
+            }));
+            items.extend(text_item(
+                text,
+                style,
+                inset(rect, STICKY_PADDING),
+                VAlign::Middle,
+            ));
+        }
+        Body::Shape { shape, text } => {
+            items.push(shape_outline(*shape, rect, style));
+            let text_box = match shape {
+                // The largest boxes that fit inside the outlines.
+                ShapeKind::Diamond => OrientedRect {
+                    half_size: rect.half_size / 2.0,
+                    ..rect
+                },
+                ShapeKind::Triangle => OrientedRect {
+                    center: rect.world_from_local(Vec2::new(0.0, rect.half_size.y / 2.0)),
+                    half_size: rect.half_size / 2.0,
+                    rotation: rect.rotation,
+                },
+                ShapeKind::Ellipse => OrientedRect {
+                    half_size: rect.half_size * std::f64::consts::FRAC_1_SQRT_2,
+                    ..rect
+                },
+                ShapeKind::Rect | ShapeKind::RoundedRect => rect,
+            };
+            items.extend(text_item(
+                text,
+                style,
+                inset(text_box, SHAPE_PADDING),
+                VAlign::Middle,
+            ));
+        }
+        Body::Text { text } => {
+            if style.fill.is_some() || style.stroke.is_some() {
+                items.push(Item::Shape(ShapeItem {
+                    primitive: Primitive::Rect,
+                    rect,
+                    fill: style.fill.map(Rgba::from),
+                    stroke: style.stroke.map(Rgba::from),
+                    stroke_width: style.stroke_width,
+                    shadow: false,
+                }));
+            }
+            items.extend(text_item(text, style, rect, VAlign::Top));
+        }
+        Body::Ink { points } => {
+            items.push(Item::Path(ink_path(&el.geom, points, style)));
+        }
+        Body::Connector {
+            arrow_start,
+            arrow_end,
+            ..
+        } => {
+            let [from, to] = ends.unwrap_or([Vec2::ZERO; 2]);
+            items.extend(connector_items(from, to, *arrow_start, *arrow_end, style));
+        }
+        Body::Frame { title } => {
+            items.push(Item::Shape(ShapeItem {
+                primitive: Primitive::Rect,
+                rect,
+                fill: style.fill.map(Rgba::from),
+                stroke: style.stroke.map(Rgba::from),
+                stroke_width: style.stroke_width,
+                shadow: false,
+            }));
+            if !title.is_empty() {
+                items.push(Item::Text(TextItem {
+                    rect: frame_title_box(&el.geom, style.font_size),
+                    text: title.clone(),
+                    font_size: style.font_size,
+                    color: Rgba::from(style.text_color),
+                    align: style.align,
+                    valign: VAlign::Bottom,
+                    wrap_width: None,
+                }));
+            }
+        }
+    }
+    items
+}
+
+/// The band above a frame where its title is drawn (and where a click picks
+/// the frame up), rotated with the frame.
+pub fn frame_title_box(geom: &Geometry, font_size: f64) -> OrientedRect {
+    let rect = OrientedRect::from_geometry(geom);
+    let band = font_size * FRAME_TITLE_LINE;
+    OrientedRect {
+        center: rect.world_from_local(Vec2::new(0.0, -rect.half_size.y - band / 2.0)),
+        half_size: Vec2::new(rect.half_size.x, band / 2.0),
+        rotation: rect.rotation,
+    }
+}
+
+fn inset(rect: OrientedRect, by: f64) -> OrientedRect {
+    OrientedRect {
+        half_size: (rect.half_size - Vec2::splat(by)).max(Vec2::ZERO),
+        ..rect
+    }
+}
+
+fn text_item(text: &str, style: &Style, rect: OrientedRect, valign: VAlign) -> Option<Item> {
+    if text.is_empty() {
+        return None;
+    }
+    Some(Item::Text(TextItem {
+        rect,
+        text: text.to_owned(),
+        font_size: style.font_size,
+        color: Rgba::from(style.text_color),
+        align: style.align,
+        valign,
+        wrap_width: Some(rect.half_size.x * 2.0),
+    }))
+}
+
+fn shape_outline(shape: ShapeKind, rect: OrientedRect, style: &Style) -> Item {
+    let fill = style.fill.map(Rgba::from);
+    let stroke = style.stroke.map(Rgba::from);
+    let sdf = |primitive| {
+        Item::Shape(ShapeItem {
+            primitive,
+            rect,
+            fill,
+            stroke,
+            stroke_width: style.stroke_width,
+            shadow: false,
+        })
+    };
+    let Vec2 { x: hw, y: hh } = rect.half_size;
+    let polygon = |corners: &[Vec2]| {
+        let mut commands: Vec<PathCmd> = corners
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let p = rect.world_from_local(*c);
+                if i == 0 {
+                    PathCmd::MoveTo(p)
+                } else {
+                    PathCmd::LineTo(p)
+                }
+            })
+            .collect();
+        commands.push(PathCmd::Close);
+        Item::Path(PathItem {
+            commands,
+            fill,
+            stroke,
+            stroke_width: style.stroke_width,
+            join: LineJoin::Miter,
+            cap: LineCap::Butt,
+        })
+    };
+    match shape {
+        ShapeKind::Rect => sdf(Primitive::Rect),
+        ShapeKind::RoundedRect => sdf(Primitive::RoundedRect {
+            radius: ROUNDED_RECT_RADIUS.min(hw.min(hh) / 2.0),
+        }),
+        ShapeKind::Ellipse => sdf(Primitive::Ellipse),
+        ShapeKind::Diamond => polygon(&[
+            Vec2::new(0.0, -hh),
+            Vec2::new(hw, 0.0),
+            Vec2::new(0.0, hh),
+            Vec2::new(-hw, 0.0),
+        ]),
+        ShapeKind::Triangle => {
+            polygon(&[Vec2::new(0.0, -hh), Vec2::new(hw, hh), Vec2::new(-hw, hh)])
+        }
+    }
+}
+
+/// An ink stroke as a smooth path: straight to the first midpoint, then a
+/// quadratic curve through each midpoint with the recorded point as control
+/// (written as the equivalent cubic), straight to the last point. The curve
+/// stays inside the points' hull, so point bounds are curve bounds.
+fn ink_path(geom: &Geometry, points: &[[f32; 2]], style: &Style) -> PathItem {
+    let rect = OrientedRect::from_geometry(geom);
+    // Points are stored relative to the box's top-left corner, before rotation.
+    let world: Vec<Vec2> = points
+        .iter()
+        .map(|p| rect.world_from_local(Vec2::from(*p) - rect.half_size))
+        .collect();
+    PathItem {
+        commands: smooth_polyline(&world),
+        fill: None,
+        stroke: style.stroke.map(Rgba::from),
+        stroke_width: style.stroke_width,
+        join: LineJoin::Round,
+        cap: LineCap::Round,
+    }
+}
+
+/// See [`ink_path`]. One point becomes a zero-length segment (a dot with
+/// round caps).
+pub fn smooth_polyline(points: &[Vec2]) -> Vec<PathCmd> {
+    match points {
+        [] => Vec::new(),
+        [p] => vec![PathCmd::MoveTo(*p), PathCmd::LineTo(*p)],
+        [a, b] => vec![PathCmd::MoveTo(*a), PathCmd::LineTo(*b)],
+        _ => {
+            let mut cmds = vec![PathCmd::MoveTo(points[0])];
+            cmds.push(PathCmd::LineTo(points[0].lerp(points[1], 0.5)));
+            for w in points.windows(3) {
+                let start = w[0].lerp(w[1], 0.5);
+                let end = w[1].lerp(w[2], 0.5);
+                let ctrl = w[1];
+                cmds.push(PathCmd::CubicTo(
+                    start + (ctrl - start) * (2.0 / 3.0),
+                    end + (ctrl - end) * (2.0 / 3.0),
+                    end,
+                ));
+            }
+            cmds.push(PathCmd::LineTo(points[points.len() - 1]));
+            cmds
+        }
+    }
+}
+
+/// Length of an arrowhead along the line, world units.
+pub fn arrow_length(stroke_width: f64) -> f64 {
+    (stroke_width * 4.0).max(12.0)
+}
+
+/// A connector: the line between its resolved ends, then a filled arrowhead
+/// per decorated end. The line stops at each arrowhead's base so a thick
+/// line never pokes through the tip.
+fn connector_items(
+    from: Vec2,
+    to: Vec2,
+    arrow_start: ArrowHead,
+    arrow_end: ArrowHead,
+    style: &Style,
+) -> Vec<Item> {
+    let stroke = style.stroke.map(Rgba::from);
+    let length = from.distance(to);
+    let dir = (to - from).normalized();
+    let arrows = [
+        (arrow_start == ArrowHead::Arrow, from, -dir),
+        (arrow_end == ArrowHead::Arrow, to, dir),
+    ];
+    let count = arrows.iter().filter(|a| a.0).count() as f64;
+    // Short connectors get smaller heads, so the heads never overlap.
+    let head = if count > 0.0 {
+        arrow_length(style.stroke_width).min(length / count)
+    } else {
+        0.0
+    };
+    let (mut a, mut b) = (from, to);
+    if arrows[0].0 {
+        a = from + dir * head;
+    }
+    if arrows[1].0 {
+        b = to - dir * head;
+    }
+    let mut items = vec![Item::Path(PathItem {
+        commands: vec![PathCmd::MoveTo(a), PathCmd::LineTo(b)],
+        fill: None,
+        stroke,
+        stroke_width: style.stroke_width,
+        join: LineJoin::Round,
+        cap: LineCap::Round,
+    })];
+    for (on, tip, pointing) in arrows {
+        if !on || head <= 0.0 {
+            continue;
+        }
+        let base = tip - pointing * head;
+        let side = pointing.perp() * (head * 0.45);
+        items.push(Item::Path(PathItem {
+            commands: vec![
+                PathCmd::MoveTo(tip),
+                PathCmd::LineTo(base + side),
+                PathCmd::LineTo(base - side),
+                PathCmd::Close,
+            ],
+            fill: stroke,
+            stroke: None,
+            stroke_width: 0.0,
+            join: LineJoin::Miter,
+            cap: LineCap::Butt,
+        }));
+    }
+    items
+}
