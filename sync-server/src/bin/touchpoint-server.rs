@@ -88,7 +88,7 @@ struct ServeArgs {
     room_idle: Duration,
     /// Drop a connection (and its members' presence) after hearing nothing
     /// from it this long.
-    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "6s", value_parser = parse_duration)]
     idle_timeout: Duration,
 }
 

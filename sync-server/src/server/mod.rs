@@ -68,10 +68,11 @@ pub struct ServerOptions {
     pub room_idle: Duration,
     /// A connection that hears nothing from its peer for this long is
     /// closed, and its members leave their rooms (their presence is removed).
-    /// The peer may ask for less. Default 8 s.
+    /// The peer may ask for less. Default 6 s (a vanished peer's presence
+    /// is gone about 6.5 s after its last packet).
     pub idle_timeout: Duration,
     /// The server pings quiet peers this often, so that a live connection
-    /// never reaches the idle timeout. Default 2 s.
+    /// never reaches the idle timeout. Default 1.5 s.
     pub keep_alive: Duration,
     /// How hard a commit pushes updates to disk. Default
     /// [`Durability::Full`] (fsync per batch).
@@ -89,8 +90,8 @@ impl ServerOptions {
         max_connections_per_ip: 64,
         max_streams_per_connection: 16,
         room_idle: Duration::from_secs(30),
-        idle_timeout: Duration::from_secs(8),
-        keep_alive: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(6),
+        keep_alive: Duration::from_millis(1500),
         durability: Durability::Full,
         shutdown_grace: Duration::from_secs(2),
     };
