@@ -8,12 +8,11 @@
 //! that may not join one. After the join the stream task only forwards
 //! bytes; a writer task writes what the room queues for the member.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-use std::collections::HashMap;
 
 use tokio::sync::{mpsc, oneshot};
 use touchpoint_crdt::protocol::{
