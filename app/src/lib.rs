@@ -13,3 +13,4 @@
 pub mod camera;
 pub mod geom;
 pub mod scene;
+pub mod tools;
