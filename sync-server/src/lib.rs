@@ -3,8 +3,8 @@
 //! client session the app uses to join them.
 //!
 //! Depends on `touchpoint-crdt` for the document and the sans-io protocol; it
-//! must not depend on the app, windows or GPUs. The server itself is built in
-//! the sync issue; today the crate holds its durable storage ([`storage`]).
+//! must not depend on the app, windows or GPUs. Binaries: `touchpoint-server`
+//! (serve, share) and `touchpoint-load` (load generator and convergence check).
 
 pub mod client;
 pub mod link;
