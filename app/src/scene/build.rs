@@ -212,10 +212,9 @@ fn shape_outline(shape: ShapeKind, rect: OrientedRect, style: &Style) -> Item {
     }
 }
 
-/// An ink stroke as a smooth path: straight to the first midpoint, then a
-/// quadratic curve through each midpoint with the recorded point as control
-/// (written as the equivalent cubic), straight to the last point. The curve
-/// stays inside the points' hull, so point bounds are curve bounds.
+/// An ink stroke as a smooth path (see [`smooth_polyline`]), in world
+/// coordinates: stored points are relative to the box's top-left corner and
+/// turn with the box.
 fn ink_path(geom: &Geometry, points: &[[f32; 2]], style: &Style) -> PathItem {
     let rect = OrientedRect::from_geometry(geom);
     // Points are stored relative to the box's top-left corner, before rotation.
@@ -233,8 +232,11 @@ fn ink_path(geom: &Geometry, points: &[[f32; 2]], style: &Style) -> PathItem {
     }
 }
 
-/// See [`ink_path`]. One point becomes a zero-length segment (a dot with
-/// round caps).
+/// A polyline smoothed through its midpoints: straight to the first
+/// midpoint, a quadratic curve (written as the equivalent cubic) through each
+/// following midpoint with the recorded point as control, straight to the last
+/// point. The curve stays inside the points' hull, so point bounds are curve
+/// bounds. One point becomes a zero-length segment (a dot with round caps).
 pub fn smooth_polyline(points: &[Vec2]) -> Vec<PathCmd> {
     match points {
         [] => Vec::new(),
