@@ -385,6 +385,48 @@ impl Board {
         Ok(ids)
     }
 
+    /// Creates a frame and puts `children` into it in one transaction (one
+    /// undo step), as the frame tool does when drawn around elements. Frames
+    /// among `children` stay top level.
+    pub fn create_frame_around(
+        &mut self,
+        frame: NewElement,
+        children: &[&str],
+    ) -> Result<String, EditError> {
+        if frame.body.kind() != Kind::Frame {
+            return Err(EditError::WrongKind {
+                id: String::new(),
+                kind: frame.body.kind(),
+                what: "is not a frame",
+            });
+        }
+        {
+            let txn = self.doc.transact();
+            for id in children {
+                if !matches!(self.elements.get(&txn, id), Some(Out::YMap(_))) {
+                    return Err(EditError::NotFound((*id).to_owned()));
+                }
+            }
+        }
+        let id = self.fresh_id();
+        let z = zorder::key_between(self.top_z().as_deref(), None);
+        let mut prelim: MapPrelim = frame.fields().into_iter().collect();
+        prelim.insert(key::Z.into(), In::Any(Any::from(z.as_str())));
+        let elements = self.elements.clone();
+        self.begin_edit()?;
+        let mut txn = self.txn();
+        elements.insert(&mut txn, id.as_str(), prelim);
+        for child in children {
+            let Some(Out::YMap(map)) = elements.get(&txn, child) else {
+                continue;
+            };
+            if get_string(&map, &txn, key::KIND).as_deref() != Some(Kind::Frame.as_str()) {
+                map.insert(&mut txn, key::PARENT, id.as_str());
+            }
+        }
+        Ok(id)
+    }
+
     fn check_frame(&self, frame: &str) -> Result<(), EditError> {
         match self.element(frame) {
             Some(f) if f.kind() == Kind::Frame => Ok(()),

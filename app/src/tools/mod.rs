@@ -616,15 +616,12 @@ impl Tools {
             }
             ToolKind::Frame => {
                 let g = spanned.unwrap_or_else(|| centred(DEFAULT_FRAME_SIZE));
-                let frame = ctx.board.create(NewElement::frame(NEW_FRAME_TITLE, g))?;
-                // Adopt what lies wholly inside. The board has no edit that
-                // creates a frame and reparents in one transaction, so this
-                // is a second one (and a second undo step).
+                // Adopt what lies wholly inside, in the same transaction.
                 let inside = contents_of(ctx.scene, &OrientedRect::from_geometry(&g).bounds());
                 let inside: Vec<&str> = inside.iter().map(String::as_str).collect();
-                if !inside.is_empty() {
-                    ctx.board.set_parent(&inside, Some(&frame))?;
-                }
+                let frame = ctx
+                    .board
+                    .create_frame_around(NewElement::frame(NEW_FRAME_TITLE, g), &inside)?;
                 Ok(self.created(frame, false))
             }
             ToolKind::Select | ToolKind::Pen | ToolKind::Connector => Ok(Response::default()),

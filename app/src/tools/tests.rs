@@ -447,9 +447,8 @@ fn frame_tool_adopts_elements_wholly_inside() {
     assert_eq!(d.element(&inside).parent.as_deref(), Some(frame.as_str()));
     assert_eq!(d.element(&line).parent.as_deref(), Some(frame.as_str()));
     assert_eq!(d.element(&straddling).parent, None);
-    // Create, then adopt: two transactions (the board has no single edit for
-    // both), so two undo steps.
-    assert_eq!(d.take_transactions(), 2);
+    // Create and adopt in one transaction: one undo step.
+    assert_eq!(d.take_transactions(), 1);
     let mut children: Vec<&str> = d.scene.children_of(frame).collect();
     children.sort();
     let mut expected = vec![inside.as_str(), line.as_str()];

@@ -357,3 +357,37 @@ fn title_and_template() {
         ("Blueprint", 1, Some("service-blueprint"))
     );
 }
+
+#[test]
+fn a_frame_drawn_around_elements_adopts_them_in_one_step() {
+    let mut b = Board::with_client_id(1);
+    let s = b.create(NewElement::sticky(10.0, 10.0, "in")).unwrap();
+    let other = b
+        .create(NewElement::frame(
+            "Other",
+            Geometry::new(0.0, 0.0, 50.0, 50.0),
+        ))
+        .unwrap();
+    let (_sub, q) = b.change_queue();
+    let f = b
+        .create_frame_around(
+            NewElement::frame("Stage", Geometry::new(0.0, 0.0, 500.0, 500.0)),
+            &[&s, &other],
+        )
+        .unwrap();
+    assert_eq!(q.lock().unwrap().len(), 1, "one transaction");
+    assert_eq!(b.element(&s).unwrap().parent.as_deref(), Some(f.as_str()));
+    assert_eq!(
+        b.element(&other).unwrap().parent,
+        None,
+        "frames stay top level"
+    );
+    assert_eq!(b.z_order().last().map(String::as_str), Some(f.as_str()));
+    assert!(b.undo());
+    assert!(b.element(&f).is_none());
+    assert_eq!(b.element(&s).unwrap().parent, None, "one undo step");
+    assert!(matches!(
+        b.create_frame_around(NewElement::frame("X", Geometry::default()), &["ghost"]),
+        Err(EditError::NotFound(_))
+    ));
+}
