@@ -1,16 +1,18 @@
-//! The Touchpoint app's logic, apart from any window or GPU: the scene
-//! (display list) built from the board, the camera, and the tools.
+//! The Touchpoint app's logic: the scene (display list) built from the
+//! board, the camera, the tools, and the GPU renderer that draws the scene.
 //!
-//! The binary (`main.rs`) adds the command line and, later, the winit window,
-//! the wgpu renderer and the egui chrome on top. This library must not depend
-//! on wgpu, winit or egui: the renderer and the SVG writer both draw from the
-//! [`scene`], and tests drive [`tools`] with synthetic events and no window.
+//! The binary (`main.rs`) adds the command line and, later, the winit window
+//! and the egui chrome on top. Nothing here depends on winit or egui. Only
+//! [`render`] touches wgpu, and nothing else here depends on [`render`]: the
+//! renderer and the SVG writer both draw from the [`scene`], which holds no
+//! GPU types, and tests drive [`tools`] with synthetic events and no window.
 //!
 //! Data flow: input -> [`camera`] (screen to world) -> [`tools`] (one board
 //! edit per gesture) -> board change event -> [`scene::Scene::apply`] ->
-//! renderer | SVG writer.
+//! [`render::Renderer`] | SVG writer.
 
 pub mod camera;
 pub mod geom;
+pub mod render;
 pub mod scene;
 pub mod tools;

@@ -32,6 +32,25 @@ enum Command {
         /// The .tpboard file to read.
         board: PathBuf,
     },
+    /// Draw a board to a PNG image on the GPU, with no window (software
+    /// Vulkan works: install mesa-vulkan-drivers; WGPU_BACKEND picks a backend).
+    Render {
+        /// The .tpboard file to read.
+        board: PathBuf,
+        /// The PNG file to write.
+        #[arg(short, long, value_name = "OUT.png")]
+        output: PathBuf,
+        /// Image width in pixels.
+        #[arg(long, default_value_t = 1600, value_parser = clap::value_parser!(u32).range(1..=16384))]
+        width: u32,
+        /// Image height in pixels.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=16384))]
+        height: u32,
+        /// `fit` (the whole board with a margin) or X,Y,ZOOM: the world point
+        /// at the image centre and the zoom (1 = 100%).
+        #[arg(long, default_value = "fit", value_name = "fit|X,Y,ZOOM")]
+        view: cli::render::View,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +59,13 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Inspect { board }) => cli::inspect::run(&board),
+        Some(Command::Render {
+            board,
+            output,
+            width,
+            height,
+            view,
+        }) => cli::render::run(&board, &output, width, height, view),
         None => Err(anyhow::anyhow!(
             "the canvas window is not built yet; use `touchpoint inspect BOARD.tpboard` to read a board"
         )),

@@ -1,3 +1,4 @@
 //! Command-line subcommands that need no window.
 
 pub mod inspect;
+pub mod render;

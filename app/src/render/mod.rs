@@ -1,0 +1,412 @@
+//! The GPU renderer: draws a [`Scene`] through a [`Camera`] with wgpu.
+//!
+//! Three pipelines, drawn in phases like Rerun's re_renderer:
+//! 1. background: one full-screen triangle with the dot grid;
+//! 2. content, back to front: runs of **instanced signed-distance quads**
+//!    (sticky notes with their soft shadow, rects, rounded rects, ellipses,
+//!    frame bodies, text bars), antialiased with `fwidth`, and runs of
+//!    **tessellated path triangles** (diamonds, triangles, ink, connectors,
+//!    arrowheads), antialiased by MSAA (4x where the format allows it);
+//! 3. (later) overlays: selection, remote cursors.
+//!
+//! Per frame the scene is culled with its R*-tree ([`Scene::query_rect`]) and
+//! only visible items become instance data ([`batch::build_frame`]). Paths
+//! are tessellated by lyon once per `(element id, revision)` and their
+//! vertex and index buffers are rebuilt only when the scene changed
+//! ([`batch::PathCache`]).
+//!
+//! Text is drawn as level-of-detail bars (one rounded bar per estimated
+//! line) for now; real glyphs (cosmic-text layout, glyphon) are a later step.
+//!
+//! The renderer knows nothing of egui or winit: it draws into any render
+//! pass whose target format and sample count it was created for (the window
+//! will call [`Renderer::prepare`] and [`Renderer::draw`] from an egui_wgpu
+//! paint callback), and [`offscreen`] renders to a texture and a PNG with no
+//! window at all (the CLI, tests, benchmarks). The scene holds no GPU types.
+
+pub mod batch;
+pub mod offscreen;
+mod tess;
+
+use std::num::NonZeroU64;
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use crate::camera::Camera;
+use crate::scene::Scene;
+use batch::{Draw, Frame, PathCache, PathVertex, ShapeInstance};
+
+pub use offscreen::{GpuContext, OffscreenTarget};
+
+/// Why rendering failed; one variant per cause.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "no GPU adapter found (backends: {backends}): install mesa-vulkan-drivers for software \
+         Vulkan, or set WGPU_BACKEND (vulkan, gl, metal, dx12) to another backend"
+    )]
+    NoAdapter { backends: String },
+    #[error("cannot open the GPU device on {adapter}: {source}")]
+    RequestDevice {
+        adapter: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("image too large: {width}x{height} pixels, this GPU allows at most {max} on a side")]
+    TooLarge { width: u32, height: u32, max: u32 },
+    #[error("image size must be at least 1x1, got {width}x{height}")]
+    Empty { width: u32, height: u32 },
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    #[error("waiting for the GPU failed: {0}")]
+    Poll(#[from] wgpu::PollError),
+    #[error("cannot read the image back from the GPU: {0}")]
+    Readback(String),
+    #[error("cannot encode PNG: {0}")]
+    Png(#[from] png::EncodingError),
+}
+
+/// Colours of the canvas itself (sRGB).
+pub const BACKGROUND: [u8; 4] = [0xf7, 0xf7, 0xf5, 0xff];
+pub const GRID_DOT: [u8; 4] = [0xc4, 0xc4, 0xc4, 0xff];
+/// Dot spacing at 100% in world units; multiplied by 5 while dots would be
+/// closer than [`GRID_MIN_PX`] physical pixels.
+pub const GRID_SPACING: f64 = 24.0;
+pub const GRID_MIN_PX: f64 = 12.0;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Globals {
+    viewport_px: [f32; 2],
+    origin_in_world: [f32; 2],
+    pixels_per_unit: f32,
+    grid_spacing: f32,
+    _pad: [f32; 2],
+    background: [f32; 4],
+    grid_color: [f32; 4],
+}
+
+fn unorm(c: [u8; 4]) -> [f32; 4] {
+    c.map(|v| f32::from(v) / 255.0)
+}
+
+/// Grid spacing in world units for a zoom: never denser than
+/// [`GRID_MIN_PX`] on screen.
+pub fn grid_spacing(pixels_per_unit: f64) -> f64 {
+    let mut spacing = GRID_SPACING;
+    while spacing * pixels_per_unit < GRID_MIN_PX && spacing < 1e9 {
+        spacing *= 5.0;
+    }
+    spacing
+}
+
+/// What the last [`Renderer::prepare`] did, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    pub visible_elements: usize,
+    pub instances: usize,
+    pub draws: usize,
+    /// Whether the path buffers were rebuilt (the scene changed).
+    pub paths_rebuilt: bool,
+}
+
+/// Owns the pipelines and buffers; see the module docs.
+pub struct Renderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    sample_count: u32,
+    globals: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    grid: wgpu::RenderPipeline,
+    shapes: wgpu::RenderPipeline,
+    paths: wgpu::RenderPipeline,
+    instance_buffer: Option<wgpu::Buffer>,
+    path_vertices: Option<wgpu::Buffer>,
+    path_indices: Option<wgpu::Buffer>,
+    path_cache: PathCache,
+    draws: Vec<Draw>,
+}
+
+impl Renderer {
+    /// Pipelines for drawing into `format` targets with `sample_count`
+    /// samples (1 or 4). The device and queue are shared, cheap handles.
+    pub fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        format: wgpu::TextureFormat,
+        sample_count: u32,
+    ) -> Renderer {
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("touchpoint canvas"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shader.wgsl").into()),
+        });
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("globals"),
+            size: std::mem::size_of::<Globals>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("globals"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: NonZeroU64::new(std::mem::size_of::<Globals>() as u64),
+                },
+                count: None,
+            }],
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("globals"),
+            layout: &layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: globals.as_entire_binding(),
+            }],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("canvas"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let blend = wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING;
+        let pipeline = |label: &str,
+                        vs: &str,
+                        fs: &str,
+                        buffers: &[Option<wgpu::VertexBufferLayout>],
+                        topology: wgpu::PrimitiveTopology,
+                        blend: Option<wgpu::BlendState>| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(label),
+                layout: Some(&pipeline_layout),
+                vertex: wgpu::VertexState {
+                    module: &shader,
+                    entry_point: Some(vs),
+                    compilation_options: Default::default(),
+                    buffers,
+                },
+                primitive: wgpu::PrimitiveState {
+                    topology,
+                    ..Default::default()
+                },
+                depth_stencil: None,
+                multisample: wgpu::MultisampleState {
+                    count: sample_count,
+                    ..Default::default()
+                },
+                fragment: Some(wgpu::FragmentState {
+                    module: &shader,
+                    entry_point: Some(fs),
+                    compilation_options: Default::default(),
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format,
+                        blend,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let grid = pipeline(
+            "grid",
+            "grid_vs",
+            "grid_fs",
+            &[],
+            wgpu::PrimitiveTopology::TriangleList,
+            None,
+        );
+        let shape_attrs = wgpu::vertex_attr_array![
+            0 => Float32x2, 1 => Float32x2, 2 => Float32, 3 => Float32, 4 => Float32,
+            5 => Uint32, 6 => Unorm8x4, 7 => Unorm8x4, 8 => Float32x2, 9 => Float32x2,
+            10 => Float32
+        ];
+        let shapes = pipeline(
+            "shapes",
+            "shape_vs",
+            "shape_fs",
+            &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<ShapeInstance>() as u64,
+                step_mode: wgpu::VertexStepMode::Instance,
+                attributes: &shape_attrs,
+            })],
+            wgpu::PrimitiveTopology::TriangleStrip,
+            Some(blend),
+        );
+        let path_attrs = wgpu::vertex_attr_array![
+            0 => Float32x2, 1 => Unorm8x4, 2 => Float32x2, 3 => Float32x2, 4 => Float32
+        ];
+        let paths = pipeline(
+            "paths",
+            "path_vs",
+            "path_fs",
+            &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<PathVertex>() as u64,
+                step_mode: wgpu::VertexStepMode::Vertex,
+                attributes: &path_attrs,
+            })],
+            wgpu::PrimitiveTopology::TriangleList,
+            Some(blend),
+        );
+        Renderer {
+            device: device.clone(),
+            queue: queue.clone(),
+            sample_count,
+            globals,
+            bind_group,
+            grid,
+            shapes,
+            paths,
+            instance_buffer: None,
+            path_vertices: None,
+            path_indices: None,
+            path_cache: PathCache::default(),
+            draws: Vec::new(),
+        }
+    }
+
+    pub fn sample_count(&self) -> u32 {
+        self.sample_count
+    }
+
+    /// Culls the scene, builds this frame's instances and uploads them with
+    /// the camera; re-tessellates and re-uploads paths only when the scene
+    /// changed. Call once per frame before [`Renderer::draw`].
+    pub fn prepare(&mut self, scene: &Scene, camera: &Camera) -> FrameStats {
+        let paths_rebuilt = self.path_cache.update(scene);
+        if paths_rebuilt {
+            self.upload_paths();
+        }
+        let Frame {
+            instances,
+            draws,
+            visible_elements,
+        } = batch::build_frame(scene, camera, &self.path_cache);
+        let ppu = camera.pixels_per_unit();
+        let globals = Globals {
+            viewport_px: [camera.viewport_px().x as f32, camera.viewport_px().y as f32],
+            origin_in_world: [
+                camera.origin_in_world().x as f32,
+                camera.origin_in_world().y as f32,
+            ],
+            pixels_per_unit: ppu as f32,
+            grid_spacing: grid_spacing(ppu) as f32,
+            _pad: [0.0; 2],
+            background: unorm(BACKGROUND),
+            grid_color: unorm(GRID_DOT),
+        };
+        self.queue
+            .write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
+        write_growing(
+            &self.device,
+            &self.queue,
+            &mut self.instance_buffer,
+            "shape instances",
+            wgpu::BufferUsages::VERTEX,
+            bytemuck::cast_slice(&instances),
+        );
+        let stats = FrameStats {
+            visible_elements,
+            instances: instances.len(),
+            draws: draws.len(),
+            paths_rebuilt,
+        };
+        self.draws = draws;
+        stats
+    }
+
+    fn upload_paths(&mut self) {
+        // Replaced rather than grown in place: this only happens on a scene
+        // change, and an exact size keeps memory honest after deletions.
+        let make = |label: &str, usage: wgpu::BufferUsages, contents: &[u8]| {
+            (!contents.is_empty()).then(|| {
+                self.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(label),
+                        contents,
+                        usage,
+                    })
+            })
+        };
+        self.path_vertices = make(
+            "path vertices",
+            wgpu::BufferUsages::VERTEX,
+            bytemuck::cast_slice(&self.path_cache.vertices),
+        );
+        self.path_indices = make(
+            "path indices",
+            wgpu::BufferUsages::INDEX,
+            bytemuck::cast_slice(&self.path_cache.indices),
+        );
+    }
+
+    /// Records the prepared frame into `pass` (background first, then the
+    /// content back to front). The pass's target must have the format and
+    /// sample count the renderer was created with.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_pipeline(&self.grid);
+        pass.draw(0..3, 0..1);
+        let mut current: Option<bool> = None; // Some(true): shapes bound
+        for draw in &self.draws {
+            match draw {
+                Draw::Shapes(range) => {
+                    let Some(buf) = &self.instance_buffer else {
+                        continue;
+                    };
+                    if current != Some(true) {
+                        pass.set_pipeline(&self.shapes);
+                        pass.set_vertex_buffer(0, buf.slice(..));
+                        current = Some(true);
+                    }
+                    pass.draw(0..4, range.clone());
+                }
+                Draw::Paths(range) => {
+                    let (Some(v), Some(i)) = (&self.path_vertices, &self.path_indices) else {
+                        continue;
+                    };
+                    if current != Some(false) {
+                        pass.set_pipeline(&self.paths);
+                        pass.set_vertex_buffer(0, v.slice(..));
+                        pass.set_index_buffer(i.slice(..), wgpu::IndexFormat::Uint32);
+                        current = Some(false);
+                    }
+                    pass.draw_indexed(range.clone(), 0, 0..1);
+                }
+            }
+        }
+    }
+}
+
+/// Writes `contents` into `slot`, replacing the buffer with a larger one
+/// (the next power of two) when it does not fit.
+fn write_growing(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    slot: &mut Option<wgpu::Buffer>,
+    label: &str,
+    usage: wgpu::BufferUsages,
+    contents: &[u8],
+) {
+    if contents.is_empty() {
+        return;
+    }
+    let needed = contents.len() as u64;
+    if slot.as_ref().is_none_or(|b| b.size() < needed) {
+        *slot = Some(device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: needed.next_power_of_two().max(4096),
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }));
+    }
+    if let Some(buf) = slot {
+        queue.write_buffer(buf, 0, contents);
+    }
+}

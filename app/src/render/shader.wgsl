@@ -1,0 +1,235 @@
+// Touchpoint's canvas shaders: the background dot grid, instanced
+// signed-distance shapes, and tessellated paths. World units in, physical
+// pixels out; colours arrive as sRGB with straight alpha and leave as linear
+// premultiplied (the target is an sRGB format, so blending is in linear light).
+
+struct Globals {
+    // Viewport size in physical pixels.
+    viewport_px: vec2<f32>,
+    // The world point at the viewport's top-left corner.
+    origin_in_world: vec2<f32>,
+    // Physical pixels per world unit.
+    pixels_per_unit: f32,
+    // Spacing of the background dots in world units (already chosen for the zoom).
+    grid_spacing: f32,
+    _pad: vec2<f32>,
+    background: vec4<f32>,
+    grid_color: vec4<f32>,
+};
+
+@group(0) @binding(0) var<uniform> globals: Globals;
+
+fn clip_from_world(p: vec2<f32>) -> vec4<f32> {
+    let px = (p - globals.origin_in_world) * globals.pixels_per_unit;
+    let ndc = px / globals.viewport_px * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0);
+    return vec4<f32>(ndc, 0.0, 1.0);
+}
+
+fn linear_from_srgb(c: vec4<f32>) -> vec4<f32> {
+    let lo = c.rgb / 12.92;
+    let hi = pow((c.rgb + vec3<f32>(0.055)) / 1.055, vec3<f32>(2.4));
+    let rgb = select(hi, lo, c.rgb <= vec3<f32>(0.04045));
+    return vec4<f32>(rgb, c.a);
+}
+
+fn premultiplied(c: vec4<f32>, coverage: f32) -> vec4<f32> {
+    let a = c.a * coverage;
+    return vec4<f32>(c.rgb * a, a);
+}
+
+// A world point in a (rotated) box's own frame.
+fn local_in(p: vec2<f32>, center: vec2<f32>, rotation: f32) -> vec2<f32> {
+    let d = p - center;
+    let c = cos(rotation);
+    let s = sin(rotation);
+    // Inverse of a clockwise-on-screen rotation (y points down).
+    return vec2<f32>(c * d.x + s * d.y, -s * d.x + c * d.y);
+}
+
+// Coverage of the clip box at a point given in the clip box's frame: 1 inside,
+// 0 outside, antialiased over about a pixel. A negative half size: no clip.
+fn clip_coverage(local: vec2<f32>, half: vec2<f32>) -> f32 {
+    if (half.x < 0.0) {
+        return 1.0;
+    }
+    let q = abs(local) - half;
+    let d = max(q.x, q.y);
+    let w = max(fwidth(d), 1e-5);
+    return clamp(0.5 - d / w, 0.0, 1.0);
+}
+
+// ---------------------------------------------------------------------------
+// Background: off-white with a dot grid, one full-screen triangle.
+
+struct GridOut {
+    @builtin(position) position: vec4<f32>,
+};
+
+@vertex
+fn grid_vs(@builtin(vertex_index) i: u32) -> GridOut {
+    let uv = vec2<f32>(f32((i << 1u) & 2u), f32(i & 2u));
+    var out: GridOut;
+    out.position = vec4<f32>(uv * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0), 0.0, 1.0);
+    return out;
+}
+
+@fragment
+fn grid_fs(in: GridOut) -> @location(0) vec4<f32> {
+    let bg = linear_from_srgb(globals.background);
+    let world = globals.origin_in_world + in.position.xy / globals.pixels_per_unit;
+    let spacing = globals.grid_spacing;
+    // Distance to the nearest grid point, in physical pixels.
+    let cell = world / spacing;
+    let nearest = (cell - round(cell)) * spacing * globals.pixels_per_unit;
+    let d = length(nearest);
+    let radius = max(1.0, 1.2 * min(globals.pixels_per_unit, 2.0));
+    let coverage = clamp(radius + 0.5 - d, 0.0, 1.0);
+    let dot = linear_from_srgb(globals.grid_color);
+    let rgb = mix(bg.rgb, dot.rgb, coverage * dot.a);
+    return vec4<f32>(rgb, 1.0);
+}
+
+// ---------------------------------------------------------------------------
+// Signed-distance shapes, one instance per shape (and per text bar, per shadow).
+
+// Instance kinds (keep in step with `batch.rs`).
+const KIND_BOX: u32 = 0u;      // rect or rounded rect (radius)
+const KIND_ELLIPSE: u32 = 1u;
+const KIND_SHADOW: u32 = 2u;   // soft shadow of a rounded rect; `stroke_width` is the blur
+
+struct ShapeIn {
+    @location(0) center: vec2<f32>,
+    @location(1) half_size: vec2<f32>,
+    @location(2) rotation: f32,
+    @location(3) radius: f32,
+    @location(4) stroke_width: f32,
+    @location(5) kind: u32,
+    @location(6) fill: vec4<f32>,
+    @location(7) stroke: vec4<f32>,
+    @location(8) clip_center: vec2<f32>,
+    @location(9) clip_half: vec2<f32>,
+    @location(10) clip_rotation: f32,
+};
+
+struct ShapeOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) local: vec2<f32>,
+    @location(1) @interpolate(flat) half_size: vec2<f32>,
+    @location(2) @interpolate(flat) params: vec2<f32>, // radius, stroke width
+    @location(3) @interpolate(flat) kind: u32,
+    @location(4) @interpolate(flat) fill: vec4<f32>,
+    @location(5) @interpolate(flat) stroke: vec4<f32>,
+    @location(6) clip_local: vec2<f32>,
+    @location(7) @interpolate(flat) clip_half: vec2<f32>,
+};
+
+@vertex
+fn shape_vs(@builtin(vertex_index) i: u32, inst: ShapeIn) -> ShapeOut {
+    // A quad around the box, grown by half the stroke, the blur, and two
+    // pixels for the antialiased edge.
+    let corner = vec2<f32>(f32(i & 1u), f32((i >> 1u) & 1u)) * 2.0 - vec2<f32>(1.0);
+    var grow = 2.0 / globals.pixels_per_unit;
+    if (inst.kind == KIND_SHADOW) {
+        grow += inst.stroke_width;
+    } else {
+        grow += inst.stroke_width * 0.5;
+    }
+    let local = corner * (inst.half_size + vec2<f32>(grow));
+    let c = cos(inst.rotation);
+    let s = sin(inst.rotation);
+    let world = inst.center + vec2<f32>(c * local.x - s * local.y, s * local.x + c * local.y);
+    var out: ShapeOut;
+    out.position = clip_from_world(world);
+    out.local = local;
+    out.half_size = inst.half_size;
+    out.params = vec2<f32>(inst.radius, inst.stroke_width);
+    out.kind = inst.kind;
+    out.fill = linear_from_srgb(inst.fill);
+    out.stroke = linear_from_srgb(inst.stroke);
+    out.clip_local = local_in(world, inst.clip_center, inst.clip_rotation);
+    out.clip_half = inst.clip_half;
+    return out;
+}
+
+fn box_sdf(p: vec2<f32>, half: vec2<f32>, radius: f32) -> f32 {
+    let r = clamp(radius, 0.0, min(half.x, half.y));
+    let q = abs(p) - half + vec2<f32>(r);
+    return length(max(q, vec2<f32>(0.0))) + min(max(q.x, q.y), 0.0) - r;
+}
+
+// Inigo Quilez's ellipse approximation: the implicit function over its
+// gradient; good near the outline, which is all antialiasing needs.
+fn ellipse_sdf(p: vec2<f32>, half: vec2<f32>) -> f32 {
+    let r = max(half, vec2<f32>(1e-4));
+    let k0 = length(p / r);
+    let k1 = length(p / (r * r));
+    if (k1 == 0.0) {
+        return -min(r.x, r.y);
+    }
+    return k0 * (k0 - 1.0) / k1;
+}
+
+@fragment
+fn shape_fs(in: ShapeOut) -> @location(0) vec4<f32> {
+    let clip = clip_coverage(in.clip_local, in.clip_half);
+    let radius = in.params.x;
+    let stroke_width = in.params.y;
+    if (in.kind == KIND_SHADOW) {
+        let d = box_sdf(in.local, in.half_size, radius);
+        let blur = max(stroke_width, 1e-3);
+        let a = 1.0 - smoothstep(-blur, blur, d);
+        return premultiplied(in.fill, a * clip);
+    }
+    var d: f32;
+    if (in.kind == KIND_ELLIPSE) {
+        d = ellipse_sdf(in.local, in.half_size);
+    } else {
+        d = box_sdf(in.local, in.half_size, radius);
+    }
+    // World units per pixel along the distance field: the antialiasing width.
+    let w = max(fwidth(d), 1e-5);
+    let fill_cov = clamp(0.5 - d / w, 0.0, 1.0);
+    var color = premultiplied(in.fill, fill_cov);
+    if (in.stroke.a > 0.0 && stroke_width > 0.0) {
+        // Strokes thinner than a pixel keep a pixel's width and fade instead.
+        let sw = max(stroke_width, w);
+        let fade = stroke_width / sw;
+        let stroke_cov = clamp(0.5 - (abs(d) - sw * 0.5) / w, 0.0, 1.0) * fade;
+        let s = premultiplied(in.stroke, stroke_cov);
+        color = s + color * (1.0 - s.a);
+    }
+    return color * clip;
+}
+
+// ---------------------------------------------------------------------------
+// Tessellated paths: world-space triangles, one colour per vertex.
+
+struct PathIn {
+    @location(0) position: vec2<f32>,
+    @location(1) color: vec4<f32>,
+    @location(2) clip_center: vec2<f32>,
+    @location(3) clip_half: vec2<f32>,
+    @location(4) clip_rotation: f32,
+};
+
+struct PathOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) @interpolate(flat) color: vec4<f32>,
+    @location(1) clip_local: vec2<f32>,
+    @location(2) @interpolate(flat) clip_half: vec2<f32>,
+};
+
+@vertex
+fn path_vs(v: PathIn) -> PathOut {
+    var out: PathOut;
+    out.position = clip_from_world(v.position);
+    out.color = linear_from_srgb(v.color);
+    out.clip_local = local_in(v.position, v.clip_center, v.clip_rotation);
+    out.clip_half = v.clip_half;
+    return out;
+}
+
+@fragment
+fn path_fs(in: PathOut) -> @location(0) vec4<f32> {
+    return premultiplied(in.color, clip_coverage(in.clip_local, in.clip_half));
+}
