@@ -55,7 +55,7 @@ enum Command {
 
 fn main() -> ExitCode {
     init_logging();
-    quiet_caught_crdt_panics();
+    touchpoint_crdt::panics::quiet_caught_engine_panics();
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Inspect { board }) => cli::inspect::run(&board),
@@ -92,16 +92,3 @@ fn init_logging() {
         .init();
 }
 
-/// yrs asserts on some malformed updates; the crdt crate catches those panics
-/// and returns an error, which we report in one line. The default hook would
-/// still print a panic message first, so panics raised inside yrs go to the
-/// debug log instead. Every other panic is a bug and prints as usual.
-fn quiet_caught_crdt_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| match info.location() {
-        Some(loc) if loc.file().contains("/yrs-") => {
-            tracing::debug!("yrs rejected malformed input at {loc}");
-        }
-        _ => default(info),
-    }));
-}

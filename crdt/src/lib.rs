@@ -13,6 +13,7 @@ pub mod changes;
 pub mod edit;
 pub mod element;
 pub mod file;
+pub mod panics;
 pub mod protocol;
 pub mod schema;
 mod undo;

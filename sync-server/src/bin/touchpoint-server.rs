@@ -131,7 +131,7 @@ enum RoleArg {
 
 fn main() -> ExitCode {
     init_logging();
-    quiet_caught_crdt_panics();
+    touchpoint_crdt::panics::quiet_caught_engine_panics();
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Share(share)) => print_share_link(share),
@@ -326,19 +326,6 @@ fn init_logging() {
         .init();
 }
 
-/// yrs asserts on some malformed updates; the crdt crate catches those
-/// panics and refuses the update (`bad_update`). The default hook would
-/// still print a panic message for each, so panics raised inside yrs go to
-/// the debug log instead. Every other panic is a bug and prints as usual.
-fn quiet_caught_crdt_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| match info.location() {
-        Some(loc) if loc.file().contains("/yrs-") => {
-            tracing::debug!("yrs rejected malformed input at {loc}");
-        }
-        _ => default(info),
-    }));
-}
 
 #[cfg(test)]
 mod tests {
