@@ -74,11 +74,7 @@ pub fn camera_for(scene: &Scene, size: Vec2, view: View) -> Camera {
 pub fn run(board: &Path, out: &Path, width: u32, height: u32, view: View) -> anyhow::Result<()> {
     let doc = file::load(board)?;
     let scene = Scene::build(&doc);
-    let camera = camera_for(
-        &scene,
-        Vec2::new(f64::from(width), f64::from(height)),
-        view,
-    );
+    let camera = camera_for(&scene, Vec2::new(f64::from(width), f64::from(height)), view);
     let gpu = GpuContext::new()?;
     let target = OffscreenTarget::new(&gpu, width, height)?;
     let mut renderer = gpu.renderer();

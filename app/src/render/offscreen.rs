@@ -54,18 +54,16 @@ impl GpuContext {
             info.backend,
             info.device_type
         );
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-                label: Some("touchpoint"),
-                required_features: wgpu::Features::empty(),
-                required_limits: wgpu::Limits::downlevel_defaults()
-                    .using_resolution(adapter.limits()),
-                ..Default::default()
-            }))
-            .map_err(|source| RenderError::RequestDevice {
-                adapter: info.name.clone(),
-                source,
-            })?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("touchpoint"),
+            required_features: wgpu::Features::empty(),
+            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+            ..Default::default()
+        }))
+        .map_err(|source| RenderError::RequestDevice {
+            adapter: info.name.clone(),
+            source,
+        })?;
         let lost = Arc::new(Mutex::new(None));
         let flag = Arc::clone(&lost);
         device.set_device_lost_callback(move |reason, message| {
@@ -310,12 +308,7 @@ impl OffscreenTarget {
 }
 
 /// Encodes tightly packed sRGB RGBA rows as a PNG.
-pub fn write_png(
-    out: impl Write,
-    width: u32,
-    height: u32,
-    rgba: &[u8],
-) -> Result<(), RenderError> {
+pub fn write_png(out: impl Write, width: u32, height: u32, rgba: &[u8]) -> Result<(), RenderError> {
     let mut encoder = png::Encoder::new(out, width, height);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);

@@ -159,7 +159,11 @@ mod tests {
         // One fill triangle plus a stroke ring.
         assert!(mesh.indices.len() > 3);
         assert!(mesh.vertices.iter().any(|v| v.color == [255; 4]));
-        assert!(mesh.vertices.iter().any(|v| v.color == [0x1a, 0x1a, 0x1a, 255]));
+        assert!(
+            mesh.vertices
+                .iter()
+                .any(|v| v.color == [0x1a, 0x1a, 0x1a, 255])
+        );
     }
 
     #[test]
