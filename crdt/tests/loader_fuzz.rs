@@ -8,21 +8,11 @@
 use proptest::prelude::*;
 use touchpoint_crdt::{Anchor, Board, End, Geometry, NewElement, ShapeKind, file};
 
-/// yrs asserts on some malformed input; the loader catches those panics and
-/// returns an error, but the default hook would still print each one (with a
-/// backtrace when RUST_BACKTRACE is set, which makes this test crawl). Panics
-/// raised inside yrs are expected here; every other panic is reported.
+/// Expected yrs panics (caught by the loader) would otherwise print a
+/// message and backtrace per case.
 fn quiet_expected_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_yrs = info.location().is_some_and(|l| l.file().contains("/yrs-"));
-            if !in_yrs {
-                default(info);
-            }
-        }));
-    });
+    ONCE.call_once(touchpoint_crdt::panics::quiet_caught_engine_panics);
 }
 
 fn sample_board() -> Vec<u8> {
