@@ -12,7 +12,9 @@
 //! [`render::Renderer`] | SVG writer.
 
 pub mod camera;
+pub mod export;
 pub mod geom;
 pub mod render;
 pub mod scene;
+pub mod text;
 pub mod tools;

@@ -1,0 +1,2 @@
+//! SVG export benchmark (filled in below).
+fn main() {}

@@ -1,0 +1,768 @@
+//! The SVG writer: a scene (not the board) to an SVG document, streamed to
+//! any `impl Write`, so a board of 100,000 elements never exists as one
+//! string.
+//!
+//! What the document holds:
+//! - `<title>` (the board's title) and `<desc>`;
+//! - in `<defs>`, the bundled font as an `@font-face` with base64 data (the
+//!   whole font: subsetting is not built yet) when any text is exported, and
+//!   the sticky-note shadow filter;
+//! - a background rectangle (optional);
+//! - one `<g id="ELEMENT ID" data-kind="KIND">` per element in drawing order,
+//!   holding its items: SDF shapes as `<rect>` / `<ellipse>` rotated with a
+//!   `transform`, paths (diamonds, triangles, ink, connector lines and their
+//!   arrowheads) as `<path>`, and text as one `<text>` whose `<tspan x y>`
+//!   lines are exactly the lines of [`crate::text`]'s layout, so line breaks
+//!   match the canvas. Text that overflows its box is clipped to it.
+//! - A frame's group holds the frame, its title, and a group clipped to the
+//!   frame's box (`clipPath`) with the frame's elements.
+//!
+//! Ids the writer makes up (`tp-clip-N`, `tp-shadow`) start with `tp-`; an
+//! element id starting with `tp-` is written as `tp-el-ID` so it cannot
+//! collide with them. Element text is escaped (`&`, `<`, `>`, quotes); emoji
+//! and right-to-left scripts pass through as UTF-8; characters XML 1.0
+//! forbids (most C0 controls) are dropped.
+//!
+//! Not built yet: text as paths ([`SvgOptions::text_as_paths`] returns
+//! [`ExportError::TextAsPathsUnsupported`]) and font subsetting.
+
+use std::fmt;
+use std::io::{self, BufWriter, Write};
+
+use touchpoint_crdt::{Align, Body, Kind};
+
+use crate::geom::{OrientedRect, Rect, Vec2};
+use crate::scene::{
+    Item, LineCap, LineJoin, PathCmd, PathItem, Primitive, Rgba, Scene, SceneElement, ShapeItem,
+    TextItem,
+};
+use crate::text::{FONT_BYTES, FONT_FAMILY, Fonts, PlacedText, Sizing};
+
+/// Default space around the exported content, world units.
+pub const DEFAULT_PADDING: f64 = 32.0;
+/// Colour of the background rectangle.
+pub const BACKGROUND: Rgba = Rgba {
+    r: 0xff,
+    g: 0xff,
+    b: 0xff,
+    a: 0xff,
+};
+/// Id of the sticky-note shadow filter.
+const SHADOW_ID: &str = "tp-shadow";
+/// Coordinates are written with at most this many decimals.
+const DECIMALS: f64 = 1000.0;
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every element.
+    Board,
+    /// One frame and its elements, named by id or (when no frame has that
+    /// id) by its title.
+    Frame(String),
+}
+
+/// Options of [`write_svg`]; start from [`SvgOptions::DEFAULT`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SvgOptions {
+    /// What to export. Default: the whole board.
+    pub scope: Scope,
+    /// Space around the content, world units. Default [`DEFAULT_PADDING`].
+    pub padding: f64,
+    /// Whether to paint a [`BACKGROUND`] rectangle under everything.
+    /// Default: true.
+    pub background: bool,
+    /// The document's `<title>` (the board title). Default: empty.
+    pub title: String,
+    /// The document's `<desc>`; `None` writes what was exported. Default: `None`.
+    pub description: Option<String>,
+    /// Embed the bundled font (`@font-face`, base64) when there is text.
+    /// Default: true.
+    pub embed_font: bool,
+    /// Draw text as glyph outlines. Not built yet: `true` makes
+    /// [`write_svg`] fail with [`ExportError::TextAsPathsUnsupported`].
+    /// Default: false.
+    pub text_as_paths: bool,
+}
+
+impl SvgOptions {
+    pub const DEFAULT: SvgOptions = SvgOptions {
+        scope: Scope::Board,
+        padding: DEFAULT_PADDING,
+        background: true,
+        title: String::new(),
+        description: None,
+        embed_font: true,
+        text_as_paths: false,
+    };
+
+    pub fn with_scope(mut self, scope: Scope) -> SvgOptions {
+        self.scope = scope;
+        self
+    }
+
+    pub fn with_padding(mut self, padding: f64) -> SvgOptions {
+        self.padding = padding;
+        self
+    }
+
+    pub fn with_background(mut self, background: bool) -> SvgOptions {
+        self.background = background;
+        self
+    }
+
+    pub fn with_title(mut self, title: impl Into<String>) -> SvgOptions {
+        self.title = title.into();
+        self
+    }
+
+    pub fn with_description(mut self, description: impl Into<String>) -> SvgOptions {
+        self.description = Some(description.into());
+        self
+    }
+
+    pub fn with_embed_font(mut self, embed_font: bool) -> SvgOptions {
+        self.embed_font = embed_font;
+        self
+    }
+
+    pub fn with_text_as_paths(mut self, text_as_paths: bool) -> SvgOptions {
+        self.text_as_paths = text_as_paths;
+        self
+    }
+}
+
+impl Default for SvgOptions {
+    fn default() -> SvgOptions {
+        SvgOptions::DEFAULT
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no frame has the id or title {0:?}")]
+    FrameNotFound(String),
+    #[error("{count} frames are titled {title:?}; name one by id ({ids})")]
+    AmbiguousFrame {
+        title: String,
+        count: usize,
+        ids: String,
+    },
+    #[error("text as paths is not supported yet; export text as SVG text")]
+    TextAsPathsUnsupported,
+    #[error("padding must be a finite number of at least 0, not {0}")]
+    BadPadding(f64),
+    #[error("cannot write the SVG: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What [`write_svg`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportStats {
+    /// Elements exported.
+    pub elements: usize,
+    /// Bytes written.
+    pub bytes: u64,
+    /// The document's view box, world units.
+    pub view_box: Rect,
+}
+
+/// Writes `scene` (or the part `options.scope` names) as an SVG document to
+/// `out`, laying text out with `fonts`. Streams: memory use does not grow
+/// with the document. `out` is buffered here; it is flushed at the end.
+pub fn write_svg<W: Write>(
+    scene: &Scene,
+    fonts: &mut Fonts,
+    options: &SvgOptions,
+    out: W,
+) -> Result<ExportStats, ExportError> {
+    if options.text_as_paths {
+        return Err(ExportError::TextAsPathsUnsupported);
+    }
+    if !options.padding.is_finite() || options.padding < 0.0 {
+        return Err(ExportError::BadPadding(options.padding));
+    }
+    let frame = match &options.scope {
+        Scope::Board => None,
+        Scope::Frame(name) => Some(find_frame(scene, name)?),
+    };
+    let in_scope = |e: &SceneElement| match frame {
+        None => true,
+        Some(f) => {
+            e.id() == f.id() || (e.clip.is_some() && e.element.parent.as_deref() == Some(f.id()))
+        }
+    };
+
+    // One pass for what the header needs: bounds, count, whether any text.
+    let mut bounds: Option<Rect> = None;
+    let mut count = 0;
+    let mut has_text = false;
+    let mut has_shadow = false;
+    for e in scene.iter().filter(|e| in_scope(e)) {
+        count += 1;
+        if let Some(b) = e.visible_bounds() {
+            bounds = Some(bounds.map_or(b, |u| u.union(b)));
+        }
+        for item in &e.items {
+            match item {
+                Item::Text(_) => has_text = true,
+                Item::Shape(s) if s.shadow => has_shadow = true,
+                _ => {}
+            }
+        }
+    }
+    let content = bounds.unwrap_or_else(|| Rect::point(Vec2::ZERO));
+    let view_box = content.expand(options.padding);
+
+    let mut w = Writer {
+        out: BufWriter::with_capacity(64 * 1024, out),
+        bytes: 0,
+        next_clip: 0,
+    };
+    w.header(view_box)?;
+    w.raw("<title>")?;
+    w.text(&options.title)?;
+    w.raw("</title>\n<desc>")?;
+    match &options.description {
+        Some(d) => w.text(d)?,
+        None => {
+            let what = match frame {
+                Some(f) => format!("frame {:?}", frame_title(f)),
+                None => "board".to_owned(),
+            };
+            w.text(&format!(
+                "Touchpoint export of the {what}: {count} elements. 1 unit = 1 px at 100% zoom."
+            ))?;
+        }
+    }
+    w.raw("</desc>\n")?;
+    w.defs(options.embed_font && has_text, has_shadow)?;
+    if options.background {
+        w.raw("<rect class=\"tp-background\" x=\"")?;
+        w.num(view_box.min.x)?;
+        w.raw("\" y=\"")?;
+        w.num(view_box.min.y)?;
+        w.raw("\" width=\"")?;
+        w.num(view_box.width())?;
+        w.raw("\" height=\"")?;
+        w.num(view_box.height())?;
+        w.raw("\" ")?;
+        w.paint("fill", Some(BACKGROUND))?;
+        w.raw("/>\n")?;
+    }
+
+    // The frame whose clipped children group is open.
+    let mut open_frame: Option<&str> = None;
+    for e in scene.iter().filter(|e| in_scope(e)) {
+        let child_of_open =
+            e.clip.is_some() && open_frame.is_some() && e.element.parent.as_deref() == open_frame;
+        if !child_of_open && open_frame.take().is_some() {
+            w.raw("</g></g>\n")?;
+        }
+        w.element_open(e)?;
+        match (e.kind(), &e.clip) {
+            (Kind::Frame, _) => {
+                w.items(fonts, e)?;
+                let clip = w.clip_path(&e.rect())?;
+                w.raw("<g clip-path=\"url(#")?;
+                w.raw(&clip)?;
+                w.raw(")\">\n")?;
+                open_frame = Some(e.id());
+                // Closed by the next element outside the frame.
+                continue;
+            }
+            (_, Some(clip)) if !child_of_open => {
+                // A clipped element outside its frame's group (not in drawing
+                // order); clip it on its own.
+                let id = w.clip_path(clip)?;
+                w.raw("<g clip-path=\"url(#")?;
+                w.raw(&id)?;
+                w.raw(")\">")?;
+                w.items(fonts, e)?;
+                w.raw("</g>")?;
+            }
+            _ => w.items(fonts, e)?,
+        }
+        w.raw("</g>\n")?;
+    }
+    if open_frame.is_some() {
+        w.raw("</g></g>\n")?;
+    }
+    w.raw("</svg>\n")?;
+    w.out.flush()?;
+    Ok(ExportStats {
+        elements: count,
+        bytes: w.bytes,
+        view_box,
+    })
+}
+
+fn frame_title(e: &SceneElement) -> &str {
+    match &e.element.body {
+        Body::Frame { title } => title,
+        _ => "",
+    }
+}
+
+/// The frame named by id, or else by title (which must then be unique).
+fn find_frame<'s>(scene: &'s Scene, name: &str) -> Result<&'s SceneElement, ExportError> {
+    if let Some(e) = scene.get(name).filter(|e| e.kind() == Kind::Frame) {
+        return Ok(e);
+    }
+    let titled: Vec<&SceneElement> = scene
+        .iter()
+        .filter(|e| e.kind() == Kind::Frame && frame_title(e) == name)
+        .collect();
+    match titled.as_slice() {
+        [] => Err(ExportError::FrameNotFound(name.to_owned())),
+        [one] => Ok(one),
+        many => Err(ExportError::AmbiguousFrame {
+            title: name.to_owned(),
+            count: many.len(),
+            ids: many.iter().map(|e| e.id()).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// A number as SVG writes it: at most three decimals, no exponent, `0` for
+/// anything not finite.
+struct Num(f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = if self.0.is_finite() {
+            (self.0.clamp(-1e12, 1e12) * DECIMALS).round() / DECIMALS
+        } else {
+            0.0
+        };
+        // No "-0".
+        if v == 0.0 {
+            f.write_str("0")
+        } else {
+            write!(f, "{v}")
+        }
+    }
+}
+
+/// Whether XML 1.0 allows `c` in a document.
+fn xml_allowed(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+struct Writer<W: Write> {
+    out: BufWriter<W>,
+    bytes: u64,
+    next_clip: u64,
+}
+
+impl<W: Write> Writer<W> {
+    fn raw(&mut self, s: &str) -> io::Result<()> {
+        self.bytes += s.len() as u64;
+        self.out.write_all(s.as_bytes())
+    }
+
+    fn num(&mut self, v: f64) -> io::Result<()> {
+        // Written through a small stack buffer to count bytes.
+        let mut buf = [0u8; 32];
+        let mut cursor = io::Cursor::new(&mut buf[..]);
+        write!(cursor, "{}", Num(v))?;
+        let len = cursor.position() as usize;
+        self.bytes += len as u64;
+        self.out.write_all(&buf[..len])
+    }
+
+    /// Escaped text, for element content and attribute values alike.
+    fn text(&mut self, s: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in s.char_indices() {
+            let replacement = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&apos;",
+                c if !xml_allowed(c) => "",
+                _ => continue,
+            };
+            self.raw(&s[start..i])?;
+            self.raw(replacement)?;
+            start = i + c.len_utf8();
+        }
+        self.raw(&s[start..])
+    }
+
+    fn header(&mut self, view_box: Rect) -> io::Result<()> {
+        self.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+        self.raw("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"")?;
+        self.num(view_box.width())?;
+        self.raw("\" height=\"")?;
+        self.num(view_box.height())?;
+        self.raw("\" viewBox=\"")?;
+        self.num(view_box.min.x)?;
+        self.raw(" ")?;
+        self.num(view_box.min.y)?;
+        self.raw(" ")?;
+        self.num(view_box.width())?;
+        self.raw(" ")?;
+        self.num(view_box.height())?;
+        self.raw("\">\n")
+    }
+
+    fn defs(&mut self, font: bool, shadow: bool) -> io::Result<()> {
+        if !font && !shadow {
+            return Ok(());
+        }
+        self.raw("<defs>\n")?;
+        if font {
+            self.raw("<style>@font-face{font-family:\"")?;
+            self.raw(FONT_FAMILY)?;
+            self.raw("\";src:url(data:font/ttf;base64,")?;
+            self.base64(FONT_BYTES)?;
+            self.raw(") format(\"truetype\");}</style>\n")?;
+        }
+        if shadow {
+            // Blur 3 and offset 2 reach 11 units: inside SHADOW_EXTENT.
+            self.raw("<filter id=\"")?;
+            self.raw(SHADOW_ID)?;
+            self.raw(
+                "\" x=\"-20%\" y=\"-20%\" width=\"140%\" height=\"140%\">\
+                 <feGaussianBlur in=\"SourceAlpha\" stdDeviation=\"3\"/>\
+                 <feOffset dy=\"2\" result=\"tp-blur\"/>\
+                 <feFlood flood-color=\"#000000\" flood-opacity=\"0.18\"/>\
+                 <feComposite in2=\"tp-blur\" operator=\"in\"/>\
+                 <feMerge><feMergeNode/><feMergeNode in=\"SourceGraphic\"/></feMerge>\
+                 </filter>\n",
+            )?;
+        }
+        self.raw("</defs>\n")
+    }
+
+    /// Standard base64 (RFC 4648, with padding), streamed in chunks.
+    fn base64(&mut self, data: &[u8]) -> io::Result<()> {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut buf = Vec::with_capacity(4096);
+        for chunk in data.chunks(3 * 1024) {
+            buf.clear();
+            for group in chunk.chunks(3) {
+                let b = [
+                    group[0],
+                    group.get(1).copied().unwrap_or(0),
+                    group.get(2).copied().unwrap_or(0),
+                ];
+                let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+                for (k, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+                    if k <= group.len() {
+                        buf.push(ALPHABET[((n >> shift) & 63) as usize]);
+                    } else {
+                        buf.push(b'=');
+                    }
+                }
+            }
+            self.bytes += buf.len() as u64;
+            self.out.write_all(&buf)?;
+        }
+        Ok(())
+    }
+
+    fn element_open(&mut self, e: &SceneElement) -> io::Result<()> {
+        self.raw("<g id=\"")?;
+        if e.id().starts_with("tp-") {
+            self.raw("tp-el-")?;
+        }
+        self.text(e.id())?;
+        self.raw("\" data-kind=\"")?;
+        self.raw(e.kind().as_str())?;
+        self.raw("\">")
+    }
+
+    fn items(&mut self, fonts: &mut Fonts, e: &SceneElement) -> io::Result<()> {
+        for item in &e.items {
+            match item {
+                Item::Shape(s) => self.shape(s)?,
+                Item::Path(p) => self.path(p)?,
+                Item::Text(t) => {
+                    let placed = fonts.layout_item(t, Sizing::for_kind(e.kind()));
+                    self.text_item(t, &placed)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// ` fill="#rrggbb"` (or `none`), with an opacity when not opaque.
+    fn paint(&mut self, attr: &str, color: Option<Rgba>) -> io::Result<()> {
+        self.raw(attr)?;
+        match color {
+            None => self.raw("=\"none\""),
+            Some(c) => {
+                let hex = format!("=\"#{:02x}{:02x}{:02x}\"", c.r, c.g, c.b);
+                self.raw(&hex)?;
+                if c.a < 255 {
+                    self.raw(" ")?;
+                    self.raw(attr)?;
+                    self.raw("-opacity=\"")?;
+                    self.num(f64::from(c.a) / 255.0)?;
+                    self.raw("\"")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn stroke(&mut self, color: Option<Rgba>, width: f64) -> io::Result<()> {
+        if color.is_none() || width <= 0.0 || !width.is_finite() {
+            return Ok(());
+        }
+        self.raw(" ")?;
+        self.paint("stroke", color)?;
+        self.raw(" stroke-width=\"")?;
+        self.num(width)?;
+        self.raw("\"")
+    }
+
+    /// ` transform="rotate(DEG CX CY)"` when rotated.
+    fn rotation(&mut self, rect: &OrientedRect) -> io::Result<()> {
+        if rect.rotation == 0.0 || !rect.rotation.is_finite() {
+            return Ok(());
+        }
+        self.raw(" transform=\"rotate(")?;
+        self.num(rect.rotation.to_degrees())?;
+        self.raw(" ")?;
+        self.num(rect.center.x)?;
+        self.raw(" ")?;
+        self.num(rect.center.y)?;
+        self.raw(")\"")
+    }
+
+    /// `x y width height` attributes of a box before rotation.
+    fn box_attrs(&mut self, rect: &OrientedRect) -> io::Result<()> {
+        let min = rect.center - rect.half_size;
+        self.raw(" x=\"")?;
+        self.num(min.x)?;
+        self.raw("\" y=\"")?;
+        self.num(min.y)?;
+        self.raw("\" width=\"")?;
+        self.num(rect.half_size.x * 2.0)?;
+        self.raw("\" height=\"")?;
+        self.num(rect.half_size.y * 2.0)?;
+        self.raw("\"")
+    }
+
+    fn shape(&mut self, s: &ShapeItem) -> io::Result<()> {
+        let r = &s.rect;
+        match s.primitive {
+            Primitive::Ellipse => {
+                self.raw("<ellipse cx=\"")?;
+                self.num(r.center.x)?;
+                self.raw("\" cy=\"")?;
+                self.num(r.center.y)?;
+                self.raw("\" rx=\"")?;
+                self.num(r.half_size.x)?;
+                self.raw("\" ry=\"")?;
+                self.num(r.half_size.y)?;
+                self.raw("\"")?;
+            }
+            Primitive::Rect | Primitive::RoundedRect { .. } => {
+                self.raw("<rect")?;
+                self.box_attrs(r)?;
+                if let Primitive::RoundedRect { radius } = s.primitive {
+                    let radius = radius.clamp(0.0, r.half_size.x.min(r.half_size.y));
+                    self.raw(" rx=\"")?;
+                    self.num(radius)?;
+                    self.raw("\"")?;
+                }
+            }
+        }
+        self.rotation(r)?;
+        self.raw(" ")?;
+        self.paint("fill", s.fill)?;
+        self.stroke(s.stroke, s.stroke_width)?;
+        if s.shadow {
+            self.raw(" filter=\"url(#")?;
+            self.raw(SHADOW_ID)?;
+            self.raw(")\"")?;
+        }
+        self.raw("/>")
+    }
+
+    fn path(&mut self, p: &PathItem) -> io::Result<()> {
+        if p.commands.is_empty() {
+            return Ok(());
+        }
+        self.raw("<path d=\"")?;
+        for (i, cmd) in p.commands.iter().enumerate() {
+            if i > 0 {
+                self.raw(" ")?;
+            }
+            match *cmd {
+                PathCmd::MoveTo(a) => {
+                    self.raw("M")?;
+                    self.point(a)?;
+                }
+                PathCmd::LineTo(a) => {
+                    self.raw("L")?;
+                    self.point(a)?;
+                }
+                PathCmd::CubicTo(a, b, c) => {
+                    self.raw("C")?;
+                    self.point(a)?;
+                    self.raw(" ")?;
+                    self.point(b)?;
+                    self.raw(" ")?;
+                    self.point(c)?;
+                }
+                PathCmd::Close => self.raw("Z")?,
+            }
+        }
+        self.raw("\" ")?;
+        self.paint("fill", p.fill)?;
+        self.stroke(p.stroke, p.stroke_width)?;
+        if p.stroke.is_some() {
+            self.raw(match p.join {
+                LineJoin::Miter => "",
+                LineJoin::Round => " stroke-linejoin=\"round\"",
+            })?;
+            self.raw(match p.cap {
+                LineCap::Butt => "",
+                LineCap::Round => " stroke-linecap=\"round\"",
+            })?;
+        }
+        self.raw("/>")
+    }
+
+    fn point(&mut self, p: Vec2) -> io::Result<()> {
+        self.num(p.x)?;
+        self.raw(",")?;
+        self.num(p.y)
+    }
+
+    /// A `<clipPath>` holding the (rotated) box; returns its id.
+    fn clip_path(&mut self, rect: &OrientedRect) -> io::Result<String> {
+        self.next_clip += 1;
+        let id = format!("tp-clip-{}", self.next_clip);
+        self.raw("<clipPath id=\"")?;
+        self.raw(&id)?;
+        self.raw("\"><rect")?;
+        self.box_attrs(rect)?;
+        self.rotation(rect)?;
+        self.raw("/></clipPath>")?;
+        Ok(id)
+    }
+
+    /// One `<text>` with a `<tspan>` per non-blank layout line, positioned
+    /// where the layout puts it; anchored by alignment so that a viewer whose
+    /// shaping differs by a hair still aligns the line as the canvas does.
+    fn text_item(&mut self, t: &TextItem, placed: &PlacedText) -> io::Result<()> {
+        let layout = &placed.layout;
+        if layout.lines.iter().all(|l| l.range.is_empty()) {
+            return Ok(());
+        }
+        let clip = if placed.overflows {
+            let id = self.clip_path(&t.rect)?;
+            self.raw("<g clip-path=\"url(#")?;
+            self.raw(&id)?;
+            self.raw(")\">")?;
+            true
+        } else {
+            false
+        };
+        let origin = t.rect.center - t.rect.half_size + placed.origin;
+        self.raw("<text")?;
+        self.rotation(&t.rect)?;
+        self.raw(" font-family=\"'")?;
+        self.raw(FONT_FAMILY)?;
+        self.raw("', sans-serif\" font-size=\"")?;
+        self.num(layout.font_size)?;
+        self.raw("\" ")?;
+        self.paint("fill", Some(t.color))?;
+        self.raw(match t.align {
+            Align::Left => "",
+            Align::Center => " text-anchor=\"middle\"",
+            Align::Right => " text-anchor=\"end\"",
+        })?;
+        self.raw(" xml:space=\"preserve\">")?;
+        for line in &layout.lines {
+            let Some(s) = t.text.get(line.range.clone()).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let x = origin.x
+                + line.x
+                + match t.align {
+                    Align::Left => 0.0,
+                    Align::Center => line.width / 2.0,
+                    Align::Right => line.width,
+                };
+            self.raw("<tspan x=\"")?;
+            self.num(x)?;
+            self.raw("\" y=\"")?;
+            self.num(origin.y + line.baseline)?;
+            self.raw("\">")?;
+            self.text(s)?;
+            self.raw("</tspan>")?;
+        }
+        self.raw("</text>")?;
+        if clip {
+            self.raw("</g>")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut w = Writer {
+            out: BufWriter::new(Vec::new()),
+            bytes: 0,
+            next_clip: 0,
+        };
+        w.text(s).unwrap();
+        String::from_utf8(w.out.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn escapes_and_strips_forbidden_characters() {
+        assert_eq!(
+            escaped("a & b < c > \"d\" 'e'"),
+            "a &amp; b &lt; c &gt; &quot;d&quot; &apos;e&apos;"
+        );
+        assert_eq!(escaped("x\u{0}y\u{1b}z\u{fffe}\tok"), "xyz\tok");
+        assert_eq!(escaped("🙂 שלום"), "🙂 שלום");
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(Num(1.0).to_string(), "1");
+        assert_eq!(Num(-0.0001).to_string(), "0");
+        assert_eq!(Num(12.34567).to_string(), "12.346");
+        assert_eq!(Num(f64::NAN).to_string(), "0");
+        assert_eq!(Num(1e300).to_string(), "1000000000000");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut w = Writer {
+                out: BufWriter::new(Vec::new()),
+                bytes: 0,
+                next_clip: 0,
+            };
+            w.base64(input.as_bytes()).unwrap();
+            assert_eq!(w.bytes as usize, want.len());
+            assert_eq!(
+                String::from_utf8(w.out.into_inner().unwrap()).unwrap(),
+                want
+            );
+        }
+    }
+}
