@@ -51,6 +51,24 @@ enum Command {
         #[arg(long, default_value = "fit", value_name = "fit|X,Y,ZOOM")]
         view: cli::render::View,
     },
+    /// Export a board (or one frame) to SVG, with no window: text laid out
+    /// as on the canvas, the font embedded. PNG export is not built yet.
+    Export {
+        /// The .tpboard file to read.
+        board: PathBuf,
+        /// The SVG file to write.
+        #[arg(short, long, value_name = "OUT.svg")]
+        output: PathBuf,
+        /// Export only this frame (its id, or its title) and its elements.
+        #[arg(long, value_name = "NAME-OR-ID")]
+        frame: Option<String>,
+        /// Space around the content, in world units (px at 100%).
+        #[arg(long, default_value_t = touchpoint::export::svg::DEFAULT_PADDING, value_name = "N")]
+        padding: f64,
+        /// Leave the background transparent.
+        #[arg(long)]
+        no_background: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +84,19 @@ fn main() -> ExitCode {
             height,
             view,
         }) => cli::render::run(&board, &output, width, height, view),
+        Some(Command::Export {
+            board,
+            output,
+            frame,
+            padding,
+            no_background,
+        }) => cli::export::run(&cli::export::Request {
+            board: &board,
+            output: &output,
+            frame,
+            padding,
+            background: !no_background,
+        }),
         None => Err(anyhow::anyhow!(
             "the canvas window is not built yet; use `touchpoint inspect BOARD.tpboard` to read a board"
         )),
