@@ -3,6 +3,8 @@
 //! here, librsvg's `rsvg-convert` as a program), checked on the render, text
 //! surviving the round trip, and line breaks equal to the layout's.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;

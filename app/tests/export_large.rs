@@ -4,6 +4,8 @@
 //!
 //! In its own test binary so that no other test shares the process's peak.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::io::BufRead;
 
 use touchpoint::export::{SvgOptions, write_svg};

@@ -1,7 +1,7 @@
 //! Exports drawn from the scene (the same display list the GPU renderer
 //! draws), so what you export is what you see.
 //!
-//! - [`svg`]: a streaming SVG writer (whole board or one frame).
+//! - [`svg`] holds a streaming SVG writer (whole board or one frame).
 //!
 //! PNG export is not built yet; it will come from the GPU renderer's
 //! offscreen path (`touchpoint render`).

@@ -7,13 +7,13 @@
 //! world units (1 unit = 1 CSS px at 100% zoom); layout is done unhinted, so
 //! it does not depend on zoom.
 //!
-//! - [`Fonts::layout`]: lines (byte range, baseline, width, glyph positions)
+//! - [`Fonts::layout`] gives the lines (byte range, baseline, width, glyph positions)
 //!   of a text at a font size, wrapped at a width.
-//! - [`Fonts::fit`]: sticky notes shrink their text to fit the note, as Miro
-//!   does: the largest size up to the element's font size at which the text
+//! - [`Fonts::fit`] is for sticky notes, which shrink their text to fit the note, as Miro
+//!   does: it finds the largest size up to the element's font size at which the text
 //!   fits the box (binary search).
-//! - [`Fonts::layout_item`]: what the renderer and the SVG writer call for a
-//!   scene [`TextItem`]: the layout and where it sits in the item's box.
+//! - [`Fonts::layout_item`] is what the renderer and the SVG writer call for a
+//!   scene [`TextItem`]: it gives the layout and where it sits in the item's box.
 
 use std::ops::Range;
 
