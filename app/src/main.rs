@@ -122,4 +122,3 @@ fn init_logging() {
         .with_target(false)
         .init();
 }
-

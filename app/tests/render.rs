@@ -11,6 +11,8 @@
 //! With no GPU adapter these tests FAIL, unless `TOUCHPOINT_SKIP_GPU=1` is
 //! set (then they are skipped with a message).
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

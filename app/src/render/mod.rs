@@ -1,7 +1,8 @@
 //! The GPU renderer: draws a [`Scene`] through a [`Camera`] with wgpu.
 //!
 //! Three pipelines, drawn in phases like Rerun's re_renderer:
-//! 1. background: one full-screen triangle with the dot grid;
+//! 1. background: the pass clears to [`BACKGROUND`] ([`Renderer::clear_color`]),
+//!    then the dot grid is drawn as one small instanced quad per dot;
 //! 2. content, back to front: runs of **instanced signed-distance quads**
 //!    (sticky notes with their soft shadow, rects, rounded rects, ellipses,
 //!    frame bodies, text bars), antialiased with `fwidth`, and runs of
@@ -84,13 +85,28 @@ struct Globals {
     origin_in_world: [f32; 2],
     pixels_per_unit: f32,
     grid_spacing: f32,
-    _pad: [f32; 2],
+    grid_columns: f32,
+    grid_rows: f32,
     background: [f32; 4],
     grid_color: [f32; 4],
 }
 
-fn unorm(c: [u8; 4]) -> [f32; 4] {
-    c.map(|v| f32::from(v) / 255.0)
+/// An sRGB colour as linear light (what the shaders blend in).
+fn linear(c: [u8; 4]) -> [f32; 4] {
+    let channel = |v: u8| {
+        let v = f32::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    [
+        channel(c[0]),
+        channel(c[1]),
+        channel(c[2]),
+        f32::from(c[3]) / 255.0,
+    ]
 }
 
 /// Grid spacing in world units for a zoom: never denser than
@@ -128,6 +144,8 @@ pub struct Renderer {
     path_indices: Option<wgpu::Buffer>,
     path_cache: PathCache,
     draws: Vec<Draw>,
+    /// Grid dots on screen this frame.
+    dots: u32,
 }
 
 impl Renderer {
@@ -215,12 +233,12 @@ impl Renderer {
             })
         };
         let grid = pipeline(
-            "grid",
-            "grid_vs",
-            "grid_fs",
+            "grid dots",
+            "dot_vs",
+            "dot_fs",
             &[],
-            wgpu::PrimitiveTopology::TriangleList,
-            None,
+            wgpu::PrimitiveTopology::TriangleStrip,
+            Some(blend),
         );
         let shape_attrs = wgpu::vertex_attr_array![
             0 => Float32x2, 1 => Float32x2, 2 => Float32, 3 => Float32, 4 => Float32,
@@ -268,7 +286,15 @@ impl Renderer {
             path_indices: None,
             path_cache: PathCache::default(),
             draws: Vec::new(),
+            dots: 0,
         }
+    }
+
+    /// What the render pass must clear to: the canvas background, in the
+    /// linear values wgpu expects for sRGB targets.
+    pub fn clear_color() -> wgpu::Color {
+        let [r, g, b, a] = linear(BACKGROUND).map(f64::from);
+        wgpu::Color { r, g, b, a }
     }
 
     pub fn sample_count(&self) -> u32 {
@@ -289,6 +315,10 @@ impl Renderer {
             visible_elements,
         } = batch::build_frame(scene, camera, &self.path_cache);
         let ppu = camera.pixels_per_unit();
+        let spacing = grid_spacing(ppu);
+        let cells = camera.viewport_px() / (spacing * ppu);
+        let (columns, rows) = (cells.x.ceil() + 2.0, cells.y.ceil() + 2.0);
+        self.dots = (columns * rows) as u32;
         let globals = Globals {
             viewport_px: [camera.viewport_px().x as f32, camera.viewport_px().y as f32],
             origin_in_world: [
@@ -296,10 +326,11 @@ impl Renderer {
                 camera.origin_in_world().y as f32,
             ],
             pixels_per_unit: ppu as f32,
-            grid_spacing: grid_spacing(ppu) as f32,
-            _pad: [0.0; 2],
-            background: unorm(BACKGROUND),
-            grid_color: unorm(GRID_DOT),
+            grid_spacing: spacing as f32,
+            grid_columns: columns as f32,
+            grid_rows: rows as f32,
+            background: linear(BACKGROUND),
+            grid_color: linear(GRID_DOT),
         };
         self.queue
             .write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
@@ -346,13 +377,16 @@ impl Renderer {
         );
     }
 
-    /// Records the prepared frame into `pass` (background first, then the
-    /// content back to front). The pass's target must have the format and
+    /// Records the prepared frame into `pass` (grid dots first, then the
+    /// content back to front); the pass must have cleared to
+    /// [`Renderer::clear_color`]. The pass's target must have the format and
     /// sample count the renderer was created with.
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.set_pipeline(&self.grid);
-        pass.draw(0..3, 0..1);
+        if self.dots > 0 {
+            pass.draw(0..4, 0..self.dots);
+        }
         let mut current: Option<bool> = None; // Some(true): shapes bound
         for draw in &self.draws {
             match draw {

@@ -258,7 +258,7 @@ impl OffscreenTarget {
                     depth_slice: None,
                     resolve_target,
                     ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::WHITE),
+                        load: wgpu::LoadOp::Clear(Renderer::clear_color()),
                         // The resolved texture is what we keep.
                         store: if resolve_target.is_some() {
                             wgpu::StoreOp::Discard

@@ -12,7 +12,10 @@ struct Globals {
     pixels_per_unit: f32,
     // Spacing of the background dots in world units (already chosen for the zoom).
     grid_spacing: f32,
-    _pad: vec2<f32>,
+    // Grid points per row on screen, and rows (as floats).
+    grid_columns: f32,
+    grid_rows: f32,
+    // Linear colours (converted on the CPU once, not per pixel).
     background: vec4<f32>,
     grid_color: vec4<f32>,
 };
@@ -59,34 +62,39 @@ fn clip_coverage(local: vec2<f32>, half: vec2<f32>) -> f32 {
 }
 
 // ---------------------------------------------------------------------------
-// Background: off-white with a dot grid, one full-screen triangle.
+// Background dots: the pass clears to the background colour, then one small
+// quad per grid point on screen (instance i is column i % columns, row
+// i / columns). Far cheaper than shading every pixel on a software rasteriser.
 
-struct GridOut {
+struct DotOut {
     @builtin(position) position: vec4<f32>,
+    // Offset from the dot's centre in physical pixels.
+    @location(0) offset_px: vec2<f32>,
+    @location(1) @interpolate(flat) radius_px: f32,
 };
 
 @vertex
-fn grid_vs(@builtin(vertex_index) i: u32) -> GridOut {
-    let uv = vec2<f32>(f32((i << 1u) & 2u), f32(i & 2u));
-    var out: GridOut;
-    out.position = vec4<f32>(uv * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0), 0.0, 1.0);
+fn dot_vs(@builtin(vertex_index) v: u32, @builtin(instance_index) i: u32) -> DotOut {
+    let spacing = globals.grid_spacing;
+    let columns = u32(globals.grid_columns);
+    let first = floor(globals.origin_in_world / spacing);
+    let cell = first + vec2<f32>(f32(i % columns), f32(i / columns));
+    let center_px = (cell * spacing - globals.origin_in_world) * globals.pixels_per_unit;
+    let radius = max(1.0, 1.2 * min(globals.pixels_per_unit, 2.0));
+    let corner = vec2<f32>(f32(v & 1u), f32((v >> 1u) & 1u)) * 2.0 - vec2<f32>(1.0);
+    let offset = corner * (radius + 1.0);
+    let px = center_px + offset;
+    var out: DotOut;
+    out.position = vec4<f32>(px / globals.viewport_px * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0), 0.0, 1.0);
+    out.offset_px = offset;
+    out.radius_px = radius;
     return out;
 }
 
 @fragment
-fn grid_fs(in: GridOut) -> @location(0) vec4<f32> {
-    let bg = linear_from_srgb(globals.background);
-    let world = globals.origin_in_world + in.position.xy / globals.pixels_per_unit;
-    let spacing = globals.grid_spacing;
-    // Distance to the nearest grid point, in physical pixels.
-    let cell = world / spacing;
-    let nearest = (cell - round(cell)) * spacing * globals.pixels_per_unit;
-    let d = length(nearest);
-    let radius = max(1.0, 1.2 * min(globals.pixels_per_unit, 2.0));
-    let coverage = clamp(radius + 0.5 - d, 0.0, 1.0);
-    let dot = linear_from_srgb(globals.grid_color);
-    let rgb = mix(bg.rgb, dot.rgb, coverage * dot.a);
-    return vec4<f32>(rgb, 1.0);
+fn dot_fs(in: DotOut) -> @location(0) vec4<f32> {
+    let coverage = clamp(in.radius_px + 0.5 - length(in.offset_px), 0.0, 1.0);
+    return globals.grid_color * coverage;
 }
 
 // ---------------------------------------------------------------------------
