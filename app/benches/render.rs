@@ -112,8 +112,9 @@ fn benches(c: &mut Criterion) {
             .render(&gpu, &mut renderer, &scene, &fit)
             .expect("first frame");
         eprintln!(
-            "{n} elements: first frame (tessellating every path) {:.1} ms; fit: {} visible, {} instances, {} draws",
+            "{n} elements: first frame (tessellating every path) {:.1} ms; {} path triangles; fit: {} visible, {} instances, {} draws",
             start.elapsed().as_secs_f64() * 1e3,
+            stats.path_triangles,
             stats.visible_elements,
             stats.instances,
             stats.draws

@@ -127,6 +127,9 @@ pub struct FrameStats {
     pub draws: usize,
     /// Whether the path buffers were rebuilt (the scene changed).
     pub paths_rebuilt: bool,
+    /// Triangles in the path buffers (the whole scene's paths, not only
+    /// the visible ones).
+    pub path_triangles: usize,
 }
 
 /// Owns the pipelines and buffers; see the module docs.
@@ -347,6 +350,7 @@ impl Renderer {
             instances: instances.len(),
             draws: draws.len(),
             paths_rebuilt,
+            path_triangles: self.path_cache.indices.len() / 3,
         };
         self.draws = draws;
         stats

@@ -44,7 +44,11 @@ impl GpuContext {
         .map_err(|e| {
             tracing::debug!("request_adapter: {e}");
             RenderError::NoAdapter {
-                backends: format!("{backends:?}"),
+                backends: backends
+                    .iter_names()
+                    .map(|(name, _)| name.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }
         })?;
         let info = adapter.get_info();
