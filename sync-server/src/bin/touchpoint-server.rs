@@ -326,7 +326,6 @@ fn init_logging() {
         .init();
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
