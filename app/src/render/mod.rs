@@ -448,3 +448,29 @@ fn write_growing(
         queue.write_buffer(buf, 0, contents);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_is_never_denser_than_the_minimum() {
+        assert_eq!(grid_spacing(1.0), GRID_SPACING);
+        for ppu in [0.02, 0.1, 0.3, 1.0, 2.0, 8.0, 16.0] {
+            let px = grid_spacing(ppu) * ppu;
+            assert!(px >= GRID_MIN_PX, "{ppu}: {px} px");
+            // And no sparser than needed: one step finer would be too dense.
+            if grid_spacing(ppu) > GRID_SPACING {
+                assert!(grid_spacing(ppu) / 5.0 * ppu < GRID_MIN_PX);
+            }
+        }
+    }
+
+    #[test]
+    fn srgb_to_linear_endpoints_and_midpoint() {
+        assert_eq!(linear([0, 0, 0, 255]), [0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(linear([255, 255, 255, 0]), [1.0, 1.0, 1.0, 0.0]);
+        // sRGB 50% grey is about 21.4% linear light.
+        assert!((linear([128, 128, 128, 255])[0] - 0.2158).abs() < 1e-3);
+    }
+}
