@@ -92,6 +92,11 @@ fn fixture() -> Fixture {
         NewElement::sticky(1000.0, 0.0, SPECIAL),
     );
     let mut rect = String::new();
+    add(
+        &mut board,
+        "sticky_rtl",
+        NewElement::sticky(1250.0, 0.0, "مرحبا بالعالم — שלום!"),
+    );
     for (i, shape) in ShapeKind::ALL.iter().enumerate() {
         let x = i as f64 * 220.0;
         let name: &'static str = ["rect", "rounded_rect", "ellipse", "diamond", "triangle"][i];
@@ -434,6 +439,18 @@ fn special_characters_survive_the_xml_round_trip() {
         .find(|n| n.has_tag_name("title"))
         .unwrap();
     assert_eq!(title.text(), Some(TITLE));
+
+    // A right-to-left paragraph's lines are embedded right to left.
+    let rtl = group(&doc, &fx.ids["sticky_rtl"]);
+    let spans: Vec<_> = rtl
+        .descendants()
+        .filter(|n| n.has_tag_name("tspan"))
+        .collect();
+    assert!(!spans.is_empty());
+    for span in spans {
+        assert_eq!(span.attribute("direction"), Some("rtl"));
+    }
+    assert_eq!(tspans(rtl).join(" "), "مرحبا بالعالم — שלום!");
 }
 
 #[test]

@@ -654,6 +654,7 @@ impl<W: Write> Writer<W> {
     /// One `<text>` with a `<tspan>` per non-blank layout line, positioned
     /// where the layout puts it; anchored by alignment so that a viewer whose
     /// shaping differs by a hair still aligns the line as the canvas does.
+    /// Lines of right-to-left paragraphs carry `direction="rtl"`.
     fn text_item(&mut self, t: &TextItem, placed: &PlacedText) -> io::Result<()> {
         let layout = &placed.layout;
         if layout.lines.iter().all(|l| l.range.is_empty()) {
@@ -687,9 +688,13 @@ impl<W: Write> Writer<W> {
             let Some(s) = t.text.get(line.range.clone()).filter(|s| !s.is_empty()) else {
                 continue;
             };
+            // A right-to-left paragraph's line is embedded right to left, as
+            // the layout ordered it (a viewer's base direction is left to
+            // right), and centred, since `start` and `end` swap sides there.
+            let anchor = if line.rtl { Align::Center } else { t.align };
             let x = origin.x
                 + line.x
-                + match t.align {
+                + match anchor {
                     Align::Left => 0.0,
                     Align::Center => line.width / 2.0,
                     Align::Right => line.width,
@@ -698,7 +703,14 @@ impl<W: Write> Writer<W> {
             self.num(x)?;
             self.raw("\" y=\"")?;
             self.num(origin.y + line.baseline)?;
-            self.raw("\">")?;
+            self.raw("\"")?;
+            if line.rtl {
+                self.raw(" direction=\"rtl\" unicode-bidi=\"embed\"")?;
+                if t.align != Align::Center {
+                    self.raw(" text-anchor=\"middle\"")?;
+                }
+            }
+            self.raw(">")?;
             self.text(s)?;
             self.raw("</tspan>")?;
         }
