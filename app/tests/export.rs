@@ -542,6 +542,30 @@ fn resvg_renders_the_export_as_the_scene_says() {
         .count();
     assert!(dark > 50, "text pixels: {dark}");
 
+    // resvg's glyphs of a left-aligned line span what the layout says (the
+    // same font; kerning and rounding allow a pixel or two).
+    let el = scene.get(&fx.ids["text_left"]).unwrap();
+    let Some(Item::Text(t)) = el.items.last() else {
+        panic!("no text item")
+    };
+    let placed = Fonts::new().layout_item(t, Sizing::Fixed);
+    let line = &placed.layout.lines[0];
+    let origin = t.rect.center - t.rect.half_size + placed.origin;
+    let baseline = origin.y + line.baseline;
+    let ink: Vec<f64> = ((origin.x as i64 - 10)..(origin.x as i64 + 220))
+        .map(|x| x as f64 + 0.5)
+        .filter(|&x| {
+            ((baseline - 14.0) as i64..(baseline + 4.0) as i64).any(|y| {
+                let p = pixel_at(&pixmap, vb, Vec2::new(x, y as f64 + 0.5));
+                i32::from(p[2]) - i32::from(p[0]) > 40
+            })
+        })
+        .collect();
+    let (left, right) = (ink[0], ink[ink.len() - 1]);
+    let (want_left, want_right) = (origin.x + line.x, origin.x + line.x + line.width);
+    assert!((left - want_left).abs() < 3.0, "{left} vs {want_left}");
+    assert!((right - want_right).abs() < 3.0, "{right} vs {want_right}");
+
     // Without a background, the corners are transparent.
     let svg = export(&scene, &options(&fx.board).with_background(false));
     let pixmap = render_resvg(&svg);
