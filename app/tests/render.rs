@@ -33,6 +33,8 @@ const FIT_PADDING_PX: f64 = 40.0;
 
 const YELLOW: Color = Color::STICKY_PALETTE[0];
 const BACKGROUND: [u8; 3] = [0xf7, 0xf7, 0xf5];
+/// Dark pixels the yellow sticky's glyphs must make at `fit` zoom.
+const GLYPH_MIN_DARK_PIXELS: usize = 30;
 
 struct Image {
     width: u32,
@@ -412,6 +414,23 @@ fn reference_board_matches_snapshot_and_shows_its_elements() {
         "sticky fill at its corner: {got:?}"
     );
 
+    // Real glyphs, not level-of-detail bars: at this zoom the sticky's text
+    // is well above the glyph threshold, so dark (black text) pixels show
+    // inside its box. Bars are drawn at reduced alpha and never get this
+    // dark over yellow.
+    let (lo, hi) = (
+        camera.screen_from_world(sticky.center - sticky.half_size * 0.9),
+        camera.screen_from_world(sticky.center + sticky.half_size * 0.9),
+    );
+    let dark = (lo.y.round() as u32..hi.y.round() as u32)
+        .flat_map(|y| (lo.x.round() as u32..hi.x.round() as u32).map(move |x| (x, y)))
+        .filter(|&(x, y)| image.pixel(x, y).iter().all(|&c| c < 80))
+        .count();
+    assert!(
+        dark >= GLYPH_MIN_DARK_PIXELS,
+        "only {dark} dark text pixels in the yellow sticky: glyphs missing?"
+    );
+
     // The canvas: background in the corner, and not one flat colour (dots).
     assert!(
         close(image.pixel(2, 2), BACKGROUND, 24),
@@ -508,4 +527,40 @@ fn errors_are_one_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn glyph_buffers_are_cached_across_pans_and_bars_stand_in_at_low_zoom() {
+    use touchpoint::render::{GpuContext, OffscreenTarget, RenderError};
+    let gpu = match GpuContext::new() {
+        Ok(gpu) => gpu,
+        Err(e @ RenderError::NoAdapter { .. })
+            if std::env::var("TOUCHPOINT_SKIP_GPU").as_deref() == Ok("1") =>
+        {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let (board, _) = reference_board();
+    let scene = Scene::build(&board);
+    let mut renderer = gpu.renderer();
+    let target = OffscreenTarget::new(&gpu, WIDTH, HEIGHT).unwrap();
+    let mut camera = Camera::new(Vec2::new(f64::from(WIDTH), f64::from(HEIGHT)), 1.0);
+    camera.zoom_to_fit(scene.world_bounds().unwrap(), FIT_PADDING_PX);
+    let first = target.render(&gpu, &mut renderer, &scene, &camera).unwrap();
+    assert!(first.text_areas > 0, "{first:?}");
+    assert_eq!(first.text_shaped, first.text_areas, "{first:?}");
+    // Panning (and zooming) re-uses the buffers: nothing is shaped again.
+    camera.pan_by(Vec2::new(30.0, -20.0));
+    camera.zoom_by_at(Vec2::new(100.0, 100.0), 1.5);
+    let panned = target.render(&gpu, &mut renderer, &scene, &camera).unwrap();
+    assert!(panned.text_areas > 0, "{panned:?}");
+    assert_eq!(panned.text_shaped, 0, "{panned:?}");
+    // Far out, glyphs would be a pixel or two: bars instead, no layout.
+    let mut far = Camera::new(Vec2::new(f64::from(WIDTH), f64::from(HEIGHT)), 1.0);
+    far.zoom_at(Vec2::ZERO, 0.05);
+    let mut fresh = gpu.renderer();
+    let tiny = target.render(&gpu, &mut fresh, &scene, &far).unwrap();
+    assert_eq!((tiny.text_areas, tiny.text_shaped), (0, 0), "{tiny:?}");
 }

@@ -225,6 +225,18 @@ impl PathCache {
 /// turns each visible item, back to front, into instances or path ranges.
 /// `paths` must be up to date with `scene` ([`PathCache::update`]).
 pub fn build_frame(scene: &Scene, camera: &Camera, paths: &PathCache) -> Frame {
+    build_frame_with(scene, camera, paths, |_, _, _| false)
+}
+
+/// [`build_frame`], offering each visible text item to `glyphs` (element,
+/// item index, item) first: when it returns true the item is drawn as
+/// glyphs by the caller and gets no level-of-detail bars here.
+pub fn build_frame_with(
+    scene: &Scene,
+    camera: &Camera,
+    paths: &PathCache,
+    mut glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
+) -> Frame {
     let mut frame = Frame::default();
     let visible = scene.query_rect(&camera.visible_world_rect());
     frame.visible_elements = visible.len();
@@ -232,7 +244,7 @@ pub fn build_frame(scene: &Scene, camera: &Camera, paths: &PathCache) -> Frame {
     for el in visible {
         let clip = Clip::of(el.clip.as_ref());
         let mut path_ranges = paths.ranges(el).iter();
-        for item in &el.items {
+        for (index, item) in el.items.iter().enumerate() {
             match item {
                 Item::Shape(s) => push_shape_item(&mut frame, s, clip),
                 Item::Path(_) => {
@@ -240,7 +252,11 @@ pub fn build_frame(scene: &Scene, camera: &Camera, paths: &PathCache) -> Frame {
                         frame.push_paths(r.clone());
                     }
                 }
-                Item::Text(t) => push_text_bars(&mut frame, t, clip, units_per_pixel),
+                Item::Text(t) => {
+                    if !glyphs(el, index, t) {
+                        push_text_bars(&mut frame, t, clip, units_per_pixel);
+                    }
+                }
             }
         }
     }
@@ -316,10 +332,9 @@ pub fn estimate_lines(t: &TextItem) -> Vec<f64> {
 /// text colour at reduced alpha, aligned and clipped to the text box like the
 /// real text would be.
 ///
-/// This stands in for glyphs at every zoom for now: real text (cosmic-text
-/// layout, glyphon on the GPU) is a later step, after which bars are drawn
-/// only where glyphs would be too small to read.
-fn push_text_bars(frame: &mut Frame, t: &TextItem, clip: Clip, units_per_pixel: f64) {
+/// Drawn where glyphs are not: where they would be too small to read, and
+/// for rotated text (glyphon cannot rotate); see `super::text`.
+pub(super) fn push_text_bars(frame: &mut Frame, t: &TextItem, clip: Clip, units_per_pixel: f64) {
     let lines = estimate_lines(t);
     let line_height = t.font_size * LINE_HEIGHT;
     let half = t.rect.half_size;

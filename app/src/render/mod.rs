@@ -16,8 +16,11 @@
 //! vertex and index buffers are rebuilt only when the scene changed
 //! ([`batch::PathCache`]).
 //!
-//! Text is drawn as level-of-detail bars (one rounded bar per estimated
-//! line) for now; real glyphs (cosmic-text layout, glyphon) are a later step.
+//! Text is drawn as real glyphs with glyphon ([`text`]), from the same
+//! cosmic-text layout as the SVG export, **after all shapes and paths**
+//! (glyphon draws every text area in one call). Rotated text, and text
+//! smaller than [`text::MIN_GLYPH_PX`] on screen, is drawn as
+//! level-of-detail bars (one rounded bar per estimated line) in scene order.
 //!
 //! The renderer knows nothing of egui or winit: it draws into any render
 //! pass whose target format and sample count it was created for (the window
@@ -28,6 +31,7 @@
 pub mod batch;
 pub mod offscreen;
 mod tess;
+mod text;
 
 use std::num::NonZeroU64;
 
@@ -130,6 +134,10 @@ pub struct FrameStats {
     /// Triangles in the path buffers (the whole scene's paths, not only
     /// the visible ones).
     pub path_triangles: usize,
+    /// Text items drawn as glyphs.
+    pub text_areas: usize,
+    /// Text items laid out (shaped) this frame: not cached yet.
+    pub text_shaped: usize,
 }
 
 /// Owns the pipelines and buffers; see the module docs.
@@ -149,6 +157,7 @@ pub struct Renderer {
     draws: Vec<Draw>,
     /// Grid dots on screen this frame.
     dots: u32,
+    text: text::GlyphText,
 }
 
 impl Renderer {
@@ -290,6 +299,7 @@ impl Renderer {
             path_cache: PathCache::default(),
             draws: Vec::new(),
             dots: 0,
+            text: text::GlyphText::new(device, queue, format, sample_count),
         }
     }
 
@@ -316,7 +326,14 @@ impl Renderer {
             instances,
             draws,
             visible_elements,
-        } = batch::build_frame(scene, camera, &self.path_cache);
+        } = {
+            let text = &mut self.text;
+            text.begin();
+            batch::build_frame_with(scene, camera, &self.path_cache, |el, index, item| {
+                text.offer(el, index, item, camera)
+            })
+        };
+        let (text_areas, text_shaped) = self.text.prepare(&self.device, &self.queue, camera);
         let ppu = camera.pixels_per_unit();
         let spacing = grid_spacing(ppu);
         let cells = camera.viewport_px() / (spacing * ppu);
@@ -351,6 +368,8 @@ impl Renderer {
             draws: draws.len(),
             paths_rebuilt,
             path_triangles: self.path_cache.indices.len() / 3,
+            text_areas,
+            text_shaped,
         };
         self.draws = draws;
         stats
@@ -382,7 +401,7 @@ impl Renderer {
     }
 
     /// Records the prepared frame into `pass` (grid dots first, then the
-    /// content back to front); the pass must have cleared to
+    /// content back to front, then all glyph text); the pass must have cleared to
     /// [`Renderer::clear_color`]. The pass's target must have the format and
     /// sample count the renderer was created with.
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
@@ -419,6 +438,8 @@ impl Renderer {
                 }
             }
         }
+        // All glyph text last: glyphon draws it in one call (module docs).
+        self.text.draw(pass);
     }
 }
 

@@ -183,6 +183,25 @@ impl Fonts {
         align: Align,
         wrap: Wrap,
     ) -> Layout {
+        self.shape(text, font_size, wrap_width, align, wrap).0
+    }
+
+    /// The bundled-font system, for the GPU text renderer (glyphon) to
+    /// rasterise glyphs of the buffers [`Fonts::layout_item_buffer`] gives.
+    pub fn font_system(&mut self) -> &mut FontSystem {
+        &mut self.system
+    }
+
+    /// Shapes `text` into a cosmic-text buffer and reads its layout back;
+    /// the buffer is what the GPU draws, the layout what the SVG writes.
+    fn shape(
+        &mut self,
+        text: &str,
+        font_size: f64,
+        wrap_width: Option<f64>,
+        align: Align,
+        wrap: Wrap,
+    ) -> (Layout, Buffer) {
         let font_size = if font_size.is_finite() && font_size > 0.0 {
             font_size
         } else {
@@ -274,13 +293,14 @@ impl Fonts {
             }
         }
         let widest = lines.iter().map(|l| l.width).fold(0.0, f64::max);
-        Layout {
+        let layout = Layout {
             lines,
             font_size,
             line_height,
             width: wrap_width.unwrap_or(widest),
             height,
-        }
+        };
+        (layout, buffer)
     }
 
     /// Sticky-note sizing: the largest font size up to `max_size` (at
@@ -291,6 +311,17 @@ impl Fonts {
     /// when it does. When nothing fits, the smallest size wrapped inside
     /// words too (the caller clips what still overflows).
     pub fn fit(&mut self, text: &str, max_size: f64, box_size: Vec2, align: Align) -> Layout {
+        self.fit_buffer(text, max_size, box_size, align).0
+    }
+
+    /// [`Fonts::fit`], with the cosmic-text buffer of the chosen layout.
+    fn fit_buffer(
+        &mut self,
+        text: &str,
+        max_size: f64,
+        box_size: Vec2,
+        align: Align,
+    ) -> (Layout, Buffer) {
         let fits = |l: &Layout| {
             l.height <= box_size.y + FIT_SLACK && l.max_line_width() <= box_size.x + FIT_SLACK
         };
@@ -299,47 +330,63 @@ impl Fonts {
         } else {
             1.0
         };
-        let first = self.layout_with(text, max_size, Some(box_size.x), align, Wrap::Word);
+        let first = self.shape(text, max_size, Some(box_size.x), align, Wrap::Word);
         let min_size = MIN_FIT_FONT_SIZE.min(max_size);
-        if fits(&first) || max_size <= min_size {
+        if fits(&first.0) || max_size <= min_size {
             return first;
         }
         // Sizes lo_step * FIT_STEP.. below max_size; invariant: hi fails.
         let mut lo = (min_size / FIT_STEP).ceil() as i64;
         let mut hi = ((max_size / FIT_STEP).ceil() as i64).max(lo + 1);
-        let mut best: Option<Layout> = None;
+        let mut best: Option<(Layout, Buffer)> = None;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let layout = self.layout_with(
+            let layout = self.shape(
                 text,
                 mid as f64 * FIT_STEP,
                 Some(box_size.x),
                 align,
                 Wrap::Word,
             );
-            if fits(&layout) {
+            if fits(&layout.0) {
                 best = Some(layout);
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        best.unwrap_or_else(|| self.layout(text, min_size, Some(box_size.x), align))
+        best.unwrap_or_else(|| {
+            self.shape(text, min_size, Some(box_size.x), align, Wrap::WordOrGlyph)
+        })
     }
 
     /// Lays out a scene text item and places it in its box: the item's font
     /// size and wrap width (shrunk to fit for [`Sizing::ShrinkToFit`]),
     /// aligned horizontally by the layout and vertically by `valign`.
     pub fn layout_item(&mut self, item: &TextItem, sizing: Sizing) -> PlacedText {
+        self.layout_item_buffer(item, sizing).0
+    }
+
+    /// [`Fonts::layout_item`], with the cosmic-text buffer the layout was
+    /// read from (world units: font size and wrap width as laid out), for
+    /// the GPU renderer to draw with glyphon: the very same line breaks and
+    /// sizes as the SVG export.
+    pub fn layout_item_buffer(&mut self, item: &TextItem, sizing: Sizing) -> (PlacedText, Buffer) {
         let box_size = item.rect.half_size * 2.0;
-        let layout = match (sizing, item.wrap_width) {
-            (Sizing::ShrinkToFit, Some(w)) => self.fit(
+        let (layout, buffer) = match (sizing, item.wrap_width) {
+            (Sizing::ShrinkToFit, Some(w)) => self.fit_buffer(
                 &item.text,
                 item.font_size,
                 Vec2::new(w, box_size.y),
                 item.align,
             ),
-            _ => self.layout(&item.text, item.font_size, item.wrap_width, item.align),
+            _ => self.shape(
+                &item.text,
+                item.font_size,
+                item.wrap_width,
+                item.align,
+                Wrap::WordOrGlyph,
+            ),
         };
         // Without wrapping, the layout is as wide as its widest line: align
         // that within the box.
@@ -359,11 +406,12 @@ impl Fonts {
                 .lines
                 .iter()
                 .any(|l| x + l.x < -FIT_SLACK || x + l.x + l.width > box_size.x + FIT_SLACK);
-        PlacedText {
+        let placed = PlacedText {
             layout,
             origin: Vec2::new(x, y),
             overflows,
-        }
+        };
+        (placed, buffer)
     }
 }
 
