@@ -6,9 +6,10 @@
 //! shape (left anchor), on a square grid of cells 250 world units apart.
 //!
 //! - `render/fit/N`: the whole board of N elements in a 1920 x 1080 image
-//!   (every element visible, text as bars).
+//!   (every element visible; text as glyphs where it is at least
+//!   4 px on screen, else bars).
 //! - `render/zoomed_in/N`: 100% at the board's centre (a few dozen
-//!   elements survive culling).
+//!   elements survive culling; their text as glyphs).
 //!
 //! One frame is `Renderer::prepare` (cull, build instances, upload) plus the
 //! render pass and waiting for the GPU to finish; no read-back. Paths are
@@ -112,12 +113,14 @@ fn benches(c: &mut Criterion) {
             .render(&gpu, &mut renderer, &scene, &fit)
             .expect("first frame");
         eprintln!(
-            "{n} elements: first frame (tessellating every path) {:.1} ms; {} path triangles; fit: {} visible, {} instances, {} draws",
+            "{n} elements: first frame (tessellating every path) {:.1} ms; {} path triangles; fit: {} visible, {} instances, {} draws, {} text areas as glyphs ({} shaped)",
             start.elapsed().as_secs_f64() * 1e3,
             stats.path_triangles,
             stats.visible_elements,
             stats.instances,
-            stats.draws
+            stats.draws,
+            stats.text_areas,
+            stats.text_shaped
         );
         for (name, camera) in [("fit", &fit), ("zoomed_in", &zoomed)] {
             let stats = target
@@ -126,8 +129,8 @@ fn benches(c: &mut Criterion) {
             assert!(!stats.paths_rebuilt, "the scene did not change");
             if name == "zoomed_in" {
                 eprintln!(
-                    "{n} elements: zoomed in: {} visible, {} instances, {} draws",
-                    stats.visible_elements, stats.instances, stats.draws
+                    "{n} elements: zoomed in: {} visible, {} instances, {} draws, {} text areas as glyphs",
+                    stats.visible_elements, stats.instances, stats.draws, stats.text_areas
                 );
             }
             group.bench_function(format!("{name}/{n}"), |b| {
