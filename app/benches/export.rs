@@ -20,53 +20,9 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use touchpoint::export::{SvgOptions, write_svg};
+use touchpoint::sample::grid_board;
 use touchpoint::scene::Scene;
 use touchpoint::text::Fonts;
-use touchpoint_crdt::{Anchor, Board, End, Geometry, NewElement, ShapeKind};
-
-const COLUMNS: usize = 300;
-const CELL: f64 = 250.0;
-const BATCH: usize = 1_000;
-
-fn board(n: usize) -> Board {
-    let mut board = Board::with_client_id(1);
-    let cell = |i: usize| ((i % COLUMNS) as f64 * CELL, (i / COLUMNS) as f64 * CELL);
-    let connectors = n / 100;
-    let news: Vec<NewElement> = (0..n - connectors)
-        .map(|i| {
-            let (x, y) = cell(i);
-            match i % 10 {
-                0..=4 => NewElement::sticky(x, y, &format!("Note {i} about the service")),
-                5..=7 => NewElement::shape(
-                    ShapeKind::ALL[i % ShapeKind::ALL.len()],
-                    Geometry::new(x, y, 180.0, 120.0),
-                ),
-                _ => {
-                    let pts: Vec<[f32; 2]> = (0..16)
-                        .map(|k| [x as f32 + k as f32 * 10.0, y as f32 + (k % 3) as f32 * 20.0])
-                        .collect();
-                    NewElement::ink(&pts)
-                }
-            }
-        })
-        .collect();
-    let mut ids = Vec::with_capacity(n);
-    for chunk in news.chunks(BATCH) {
-        ids.extend(board.create_many(chunk.to_vec()).expect("create"));
-    }
-    let links: Vec<NewElement> = (0..connectors)
-        .map(|k| {
-            NewElement::connector(
-                End::bound(&ids[k * 90], Anchor::Right),
-                End::bound(&ids[k * 90 + 5], Anchor::Left),
-            )
-        })
-        .collect();
-    for chunk in links.chunks(BATCH) {
-        board.create_many(chunk.to_vec()).expect("connect");
-    }
-    board
-}
 
 /// Counts bytes and drops them.
 struct Sink(u64);
@@ -98,7 +54,8 @@ fn benches(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1));
     for n in sizes {
-        let scene = Scene::build(&board(n));
+        let (board, _) = grid_board(n, 1).expect("build the board");
+        let scene = Scene::build(&board);
         let mut fonts = Fonts::new();
         let mut sink = Sink(0);
         let stats = write_svg(&scene, &mut fonts, &options, &mut sink).expect("export");

@@ -1,11 +1,9 @@
 //! Scene benchmarks on a board of 100,000 elements: what opening a board,
 //! one edit, one pointer move and one frame's culling cost the canvas.
 //!
-//! The board: per group of ten elements, five stickies with text, three
-//! shapes (every outline in turn) and two ink strokes of 16 points, on a grid
-//! of cells 250 world units apart, 300 columns wide; then one connector per
-//! hundred elements, bound from a sticky (right anchor) to a shape of the
-//! same group (left anchor).
+//! The board: `touchpoint::sample::grid_board` (per group of ten elements,
+//! five stickies with text, three shapes and two ink strokes on a grid; one
+//! connector per hundred elements).
 //!
 //! - `scene_build_100k`: `Scene::build` of the whole board.
 //! - `scene_apply_move`: `Board::move_by` of one sticky with a bound
@@ -21,58 +19,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use touchpoint::geom::{Rect, Vec2};
+use touchpoint::sample::{CELL, grid_board};
 use touchpoint::scene::Scene;
-use touchpoint_crdt::{Anchor, Board, End, Geometry, NewElement, ShapeKind};
-
-const COLUMNS: usize = 300;
-const CELL: f64 = 250.0;
-/// Elements per `create_many` (one transaction each).
-const BATCH: usize = 1_000;
-
-fn cell(i: usize) -> (f64, f64) {
-    ((i % COLUMNS) as f64 * CELL, (i / COLUMNS) as f64 * CELL)
-}
-
-fn board(n: usize) -> (Board, String) {
-    let mut board = Board::with_client_id(1);
-    let connectors = n / 100;
-    let news: Vec<NewElement> = (0..n - connectors)
-        .map(|i| {
-            let (x, y) = cell(i);
-            match i % 10 {
-                0..=4 => NewElement::sticky(x, y, "A note about the service"),
-                5..=7 => NewElement::shape(
-                    ShapeKind::ALL[i % ShapeKind::ALL.len()],
-                    Geometry::new(x, y, 180.0, 120.0),
-                ),
-                _ => {
-                    let pts: Vec<[f32; 2]> = (0..16)
-                        .map(|k| [x as f32 + k as f32 * 10.0, y as f32 + (k % 3) as f32 * 20.0])
-                        .collect();
-                    NewElement::ink(&pts)
-                }
-            }
-        })
-        .collect();
-    let mut ids = Vec::with_capacity(n);
-    for chunk in news.chunks(BATCH) {
-        ids.extend(board.create_many(chunk.to_vec()).expect("create"));
-    }
-    // Sticky k * 90 and the shape five places on, in the same group.
-    let links: Vec<NewElement> = (0..connectors)
-        .map(|k| {
-            NewElement::connector(
-                End::bound(&ids[k * 90], Anchor::Right),
-                End::bound(&ids[k * 90 + 5], Anchor::Left),
-            )
-        })
-        .collect();
-    for chunk in links.chunks(BATCH) {
-        board.create_many(chunk.to_vec()).expect("connect");
-    }
-    // The first sticky has a bound connector.
-    (board, ids[0].clone())
-}
 
 fn benches(c: &mut Criterion) {
     let n: usize = std::env::var("TOUCHPOINT_BENCH_ELEMENTS")
@@ -84,7 +32,9 @@ fn benches(c: &mut Criterion) {
     } else {
         n.to_string()
     };
-    let (mut board, dragged) = board(n);
+    let (mut board, ids) = grid_board(n, 1).expect("build the board");
+    // The first sticky has a bound connector.
+    let dragged = ids[0].clone();
     let mut group = c.benchmark_group("scene");
     group
         .sampling_mode(SamplingMode::Flat)

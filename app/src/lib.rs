@@ -15,6 +15,7 @@ pub mod camera;
 pub mod export;
 pub mod geom;
 pub mod render;
+pub mod sample;
 pub mod scene;
 pub mod text;
 pub mod tools;

@@ -11,7 +11,6 @@ use std::io::BufRead;
 use touchpoint::export::{SvgOptions, write_svg};
 use touchpoint::scene::Scene;
 use touchpoint::text::Fonts;
-use touchpoint_crdt::{Anchor, Board, End, Geometry, NewElement, ShapeKind};
 
 const ELEMENTS: usize = 100_000;
 
@@ -26,48 +25,9 @@ fn status_bytes(field: &str) -> Option<u64> {
     })
 }
 
-fn board(n: usize) -> Board {
-    let mut board = Board::with_client_id(9);
-    let cell = |i: usize| ((i % 300) as f64 * 250.0, (i / 300) as f64 * 250.0);
-    let mut news: Vec<NewElement> = (0..n - n / 100)
-        .map(|i| {
-            let (x, y) = cell(i);
-            match i % 10 {
-                0..=4 => NewElement::sticky(x, y, &format!("Note {i} about the service")),
-                5..=7 => NewElement::shape(
-                    ShapeKind::ALL[i % ShapeKind::ALL.len()],
-                    Geometry::new(x, y, 180.0, 120.0),
-                ),
-                _ => {
-                    let pts: Vec<[f32; 2]> = (0..16)
-                        .map(|k| [x as f32 + k as f32 * 10.0, y as f32 + (k % 3) as f32 * 20.0])
-                        .collect();
-                    NewElement::ink(&pts)
-                }
-            }
-        })
-        .collect();
-    let mut ids = Vec::with_capacity(n);
-    for chunk in news.chunks(1_000) {
-        ids.extend(board.create_many(chunk.to_vec()).unwrap());
-    }
-    news = (0..n / 100)
-        .map(|k| {
-            NewElement::connector(
-                End::bound(&ids[k * 90], Anchor::Right),
-                End::bound(&ids[k * 90 + 5], Anchor::Left),
-            )
-        })
-        .collect();
-    for chunk in news.chunks(1_000) {
-        board.create_many(chunk.to_vec()).unwrap();
-    }
-    board
-}
-
 #[test]
 fn hundred_thousand_elements_stream_with_bounded_memory() {
-    let board = board(ELEMENTS);
+    let (board, _) = touchpoint::sample::grid_board(ELEMENTS, 9).unwrap();
     let scene = Scene::build(&board);
     drop(board);
     assert_eq!(scene.len(), ELEMENTS);
