@@ -98,7 +98,7 @@ fn main() -> ExitCode {
             background: !no_background,
         }),
         None => Err(anyhow::anyhow!(
-            "the canvas window is not built yet; use `touchpoint inspect BOARD.tpboard` to read a board"
+            "the canvas window is not built yet; try `touchpoint render BOARD.tpboard -o OUT.png`, `touchpoint export BOARD.tpboard -o OUT.svg` or `touchpoint inspect BOARD.tpboard`"
         )),
     };
     match result {
