@@ -10,7 +10,7 @@ use yrs::{
 
 use crate::board::{Board, ReadOnly};
 use crate::element::{Body, End, Geometry, StylePatch, encode_points};
-use crate::schema::{ArrowHead, Kind, ShapeKind, key, meta_key};
+use crate::schema::{Anchor, ArrowHead, Kind, ShapeKind, key, meta_key};
 use crate::undo::Step;
 use crate::zorder;
 
@@ -795,8 +795,6 @@ impl Board {
     /// anchor's last position.
     pub fn delete(&mut self, ids: &[&str]) -> Result<(), EditError> {
         let elements = self.elements.clone();
-        // Resolve connector ends before anything disappears.
-        let all = self.elements();
         self.begin_edit()?;
         let mut txn = self.txn();
         let mut doomed: HashSet<String> = HashSet::new();
@@ -812,29 +810,37 @@ impl Board {
             doomed.insert((*id).to_owned());
         }
         doomed.extend(self.children_of(&txn, &frames));
-        let geometry: std::collections::HashMap<&str, &Geometry> =
-            all.iter().map(|e| (e.id.as_str(), &e.geom)).collect();
-        for el in &all {
-            let Body::Connector { from, to, .. } = &el.body else {
-                continue;
-            };
-            if doomed.contains(&el.id) {
+        // Connector ends bound to a doomed element keep its anchor's position
+        // as their last known point. Only the binding fields are read, so a
+        // delete on a large board costs one pass over raw maps, not a snapshot.
+        let mut bound: Vec<(MapRef, EndSide, String, Anchor)> = Vec::new();
+        for (id, value) in elements.iter(&txn) {
+            let Out::YMap(map) = value else { continue };
+            if doomed.contains(id)
+                || get_string(&map, &txn, key::KIND).as_deref() != Some(Kind::Connector.as_str())
+            {
                 continue;
             }
-            let Some(Out::YMap(map)) = elements.get(&txn, &el.id) else {
-                continue;
-            };
-            for (side, end) in [(EndSide::From, from), (EndSide::To, to)] {
-                if let Some(b) = &end.binding
-                    && doomed.contains(&b.id)
-                    && let Some(g) = geometry.get(b.id.as_str())
+            for side in [EndSide::From, EndSide::To] {
+                let [k_id, k_anchor, _, _] = side.keys();
+                if let Some(target) = get_string(&map, &txn, k_id)
+                    && doomed.contains(&target)
                 {
-                    let [_, _, kx, ky] = side.keys();
-                    let p = g.anchor_point(b.anchor);
-                    map.insert(&mut txn, kx, p[0]);
-                    map.insert(&mut txn, ky, p[1]);
+                    let anchor = get_string(&map, &txn, k_anchor)
+                        .and_then(|a| a.parse().ok())
+                        .unwrap_or(Anchor::Center);
+                    bound.push((map.clone(), side, target, anchor));
                 }
             }
+        }
+        for (map, side, target, anchor) in bound {
+            let Some(target) = self.read_one(&txn, &target) else {
+                continue;
+            };
+            let [_, _, kx, ky] = side.keys();
+            let p = target.geom.anchor_point(anchor);
+            map.insert(&mut txn, kx, p[0]);
+            map.insert(&mut txn, ky, p[1]);
         }
         let mut doomed: Vec<String> = doomed.into_iter().collect();
         doomed.sort();
