@@ -15,7 +15,7 @@
 //! cannot make rustls guess.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quinn::crypto::rustls::QuicServerConfig;
@@ -79,12 +79,17 @@ pub enum TlsError {
     Quic(String),
 }
 
-/// The crypto provider every TLS configuration here uses.
+/// The crypto provider every TLS configuration here uses, server and client:
+/// ring, the one provider of this workspace (STACK.md), passed explicitly so
+/// no process-level default is needed.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
-/// SHA-256 of a certificate's DER bytes.
+/// SHA-256 of a certificate's DER bytes: what a share link's `fp` carries.
 pub fn fingerprint(der: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let mut out = [0u8; 32];

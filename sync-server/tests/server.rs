@@ -15,11 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quinn::crypto::rustls::QuicClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use touchpoint_crdt::protocol::{
-    ALPN, ClientEvent, ClientSession, ErrorCode, Frame, FrameDecoder, Hello, Limits, Refusal, Role,
+    ClientEvent, ClientSession, ErrorCode, Frame, FrameDecoder, Hello, Limits, Refusal, Role,
 };
 use touchpoint_crdt::{Board, NewElement};
 use touchpoint_sync::link::{ShareLink, parse_fingerprint};
@@ -169,79 +166,10 @@ impl Drop for ServerProc {
 // ---------------------------------------------------------------------------
 // A minimal QUIC client
 
-/// Accepts exactly the certificate whose SHA-256 the link carries.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: [u8; 32],
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity);
-        if digest.as_ref() == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "certificate fingerprint mismatch".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 async fn connect_to(addr: SocketAddr, fingerprint: [u8; 32]) -> quinn::Connection {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut crypto = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            fingerprint,
-            provider,
-        }))
-        .with_no_client_auth();
-    crypto.alpn_protocols = vec![ALPN.to_vec()];
+    // The client library's pinning verifier; the rest of this client is
+    // hand-made so the tests can send frames the library never would.
+    let (crypto, _) = touchpoint_sync::client::tls::rustls_config(Some(fingerprint)).unwrap();
     let mut config =
         quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(crypto).unwrap()));
     let mut transport = quinn::TransportConfig::default();

@@ -51,13 +51,7 @@ pub struct FingerprintMismatch {
     pub got: [u8; 32],
 }
 
-/// SHA-256 of a certificate's DER bytes: what a link's `fp` carries.
-pub fn fingerprint(cert_der: &[u8]) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert_der);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
+pub use crate::tls::{crypto_provider as provider, fingerprint};
 
 /// Accepts exactly one certificate, by its SHA-256 fingerprint, and checks
 /// that the server holds its key. A mismatch is also recorded in `mismatch`
@@ -139,14 +133,6 @@ impl ServerCertVerifier for PinnedCertVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
-}
-
-/// The ring provider, the one crypto provider of this workspace (STACK.md).
-pub fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
 }
 
 /// The system's trusted roots, loaded once per process (reading the store
