@@ -81,13 +81,14 @@ pub struct ShapeItem {
     pub shadow: bool,
 }
 
+/// How far a centred outline reaches beyond the geometry; 0 when unpainted.
+fn stroke_reach(stroke: Option<Rgba>, width: f64) -> f64 {
+    if stroke.is_some() { width / 2.0 } else { 0.0 }
+}
+
 impl ShapeItem {
     fn stroke_half(&self) -> f64 {
-        if self.stroke.is_some() {
-            self.stroke_width / 2.0
-        } else {
-            0.0
-        }
+        stroke_reach(self.stroke, self.stroke_width)
     }
 
     pub fn bounds(&self) -> Rect {
@@ -190,11 +191,7 @@ pub struct Polyline {
 
 impl PathItem {
     fn stroke_half(&self) -> f64 {
-        if self.stroke.is_some() {
-            self.stroke_width / 2.0
-        } else {
-            0.0
-        }
+        stroke_reach(self.stroke, self.stroke_width)
     }
 
     /// Bounds of the control points (a Bézier stays inside their hull),
