@@ -385,6 +385,78 @@ impl Board {
         Ok(ids)
     }
 
+    /// Creates several elements that refer to each other, in one transaction
+    /// (one undo step): a paste or a template. A connector end bound to, or
+    /// a parent named, `@N` means the N-th element of `news` (its id is not
+    /// known before it is created); other references must exist on the board.
+    pub fn create_linked(&mut self, mut news: Vec<NewElement>) -> Result<Vec<String>, EditError> {
+        let ids: Vec<String> = news.iter().map(|_| self.fresh_id()).collect();
+        let local = |r: &str| -> Result<Option<usize>, EditError> {
+            match r.strip_prefix('@') {
+                None => Ok(None),
+                Some(n) => match n.parse::<usize>() {
+                    Ok(i) if i < ids.len() => Ok(Some(i)),
+                    _ => Err(EditError::Invalid {
+                        field: "reference",
+                        reason: format!("{r:?} names no element of this batch"),
+                    }),
+                },
+            }
+        };
+        let geoms: Vec<(Kind, Geometry)> = news.iter().map(|n| (n.body.kind(), n.geom)).collect();
+        for n in &mut news {
+            check_finite(
+                "geometry",
+                &[n.geom.x, n.geom.y, n.geom.w, n.geom.h, n.geom.rot],
+            )?;
+            if let Some(frame) = n.parent.clone() {
+                match local(&frame)? {
+                    Some(i) if geoms[i].0 == Kind::Frame => n.parent = Some(ids[i].clone()),
+                    Some(_) => {
+                        return Err(EditError::Invalid {
+                            field: "parent",
+                            reason: format!("{frame:?} is not a frame"),
+                        });
+                    }
+                    None => self.check_frame(&frame)?,
+                }
+            }
+            if let Body::Connector { from, to, .. } = &mut n.body {
+                for end in [from, to] {
+                    let target = end.binding.as_ref().map(|b| (local(&b.id), b.anchor));
+                    match target {
+                        Some((Ok(Some(i)), anchor)) if geoms[i].0 != Kind::Connector => {
+                            end.point = geoms[i].1.anchor_point(anchor);
+                            if let Some(b) = &mut end.binding {
+                                b.id = ids[i].clone();
+                            }
+                        }
+                        Some((Ok(Some(_)), _)) => {
+                            return Err(EditError::Invalid {
+                                field: "connector end",
+                                reason: "a connector cannot hold a connector end".into(),
+                            });
+                        }
+                        Some((Err(e), _)) => return Err(e),
+                        Some((Ok(None), _)) | None => end.point = self.bind_point(end)?,
+                    }
+                }
+            }
+        }
+        let mut z = self.top_z();
+        let elements = self.elements.clone();
+        self.begin_edit()?;
+        let mut txn = self.txn();
+        for (id, new) in ids.iter().zip(&news) {
+            let key_z = zorder::key_between(z.as_deref(), None);
+            let mut prelim: MapPrelim = new.fields().into_iter().collect();
+            prelim.insert(key::Z.into(), In::Any(Any::from(key_z.as_str())));
+            elements.insert(&mut txn, id.as_str(), prelim);
+            z = Some(key_z);
+        }
+        Ok(ids)
+    }
+
     /// Creates a frame and puts `children` into it in one transaction (one
     /// undo step), as the frame tool does when drawn around elements. Frames
     /// among `children` stay top level.

@@ -391,3 +391,43 @@ fn a_frame_drawn_around_elements_adopts_them_in_one_step() {
         Err(EditError::NotFound(_))
     ));
 }
+
+#[test]
+fn create_linked_binds_connectors_and_parents_within_the_batch() {
+    let mut board = Board::with_client_id(7);
+    let frame = NewElement::frame("F", Geometry::new(0.0, 0.0, 500.0, 500.0));
+    let a = NewElement::sticky(10.0, 10.0, "a").with_parent("@0");
+    let b = NewElement::sticky(300.0, 10.0, "b").with_parent("@0");
+    let link = NewElement::connector(
+        End::bound("@1", Anchor::Right),
+        End::bound("@2", Anchor::Left),
+    );
+    let ids = board.create_linked(vec![frame, a, b, link]).unwrap();
+    assert_eq!(ids.len(), 4);
+    let sticky = board.element(&ids[1]).unwrap();
+    assert_eq!(sticky.parent.as_deref(), Some(ids[0].as_str()));
+    let conn = board.element(&ids[3]).unwrap();
+    let Body::Connector { from, to, .. } = &conn.body else {
+        panic!("not a connector: {conn:?}");
+    };
+    assert_eq!(from.binding.as_ref().unwrap().id, ids[1]);
+    assert_eq!(to.binding.as_ref().unwrap().id, ids[2]);
+    assert_eq!(board.connector_points(&conn).unwrap()[0], [210.0, 110.0]);
+    // One undo step removes the whole batch.
+    assert!(board.undo());
+    assert!(board.is_empty());
+}
+
+#[test]
+fn create_linked_refuses_dangling_and_wrong_references() {
+    let mut board = Board::with_client_id(7);
+    let bad = NewElement::sticky(0.0, 0.0, "x").with_parent("@5");
+    assert!(matches!(
+        board.create_linked(vec![bad]),
+        Err(EditError::Invalid { .. })
+    ));
+    let not_frame = NewElement::sticky(0.0, 0.0, "x");
+    let child = NewElement::sticky(0.0, 0.0, "y").with_parent("@0");
+    assert!(board.create_linked(vec![not_frame, child]).is_err());
+    assert!(board.is_empty(), "a refused batch writes nothing");
+}
