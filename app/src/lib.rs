@@ -12,6 +12,7 @@
 //! [`render::Renderer`] | SVG writer.
 
 pub mod camera;
+pub mod clipboard;
 pub mod export;
 pub mod geom;
 pub mod render;
