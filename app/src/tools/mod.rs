@@ -34,6 +34,11 @@ use select::Corner;
 pub const HIT_TOLERANCE_PX: f64 = 4.0;
 /// How close (screen pixels) the pointer must be to a resize handle.
 pub const HANDLE_RADIUS_PX: f64 = 8.0;
+/// How far (screen pixels) the rotation handle sits above the top edge of
+/// the selected element.
+pub const ROTATE_HANDLE_OFFSET_PX: f64 = 28.0;
+/// With Shift held, rotation snaps to multiples of this many degrees.
+pub const ROTATE_SNAP_DEGREES: f64 = 15.0;
 /// How far (screen pixels) the pointer must move before a press is a drag.
 pub const DRAG_THRESHOLD_PX: f64 = 3.0;
 /// Side of a new sticky note, world units.
@@ -112,6 +117,12 @@ enum Gesture {
         /// From the press to the exact corner: the corner keeps this offset
         /// from the pointer, so grabbing a handle off-centre does not jump.
         grab: Vec2,
+        original: Geometry,
+        geom: Geometry,
+    },
+    /// Dragging the rotation handle: the element turns about its centre.
+    Rotate {
+        id: String,
         original: Geometry,
         geom: Geometry,
     },
@@ -220,10 +231,12 @@ impl Tools {
                 ids: ids.clone(),
                 offset: *current - *start,
             }),
-            Gesture::Resize { id, geom, .. } => Some(Preview::Resize {
-                id: id.clone(),
-                geom: *geom,
-            }),
+            Gesture::Resize { id, geom, .. } | Gesture::Rotate { id, geom, .. } => {
+                Some(Preview::Resize {
+                    id: id.clone(),
+                    geom: *geom,
+                })
+            }
             Gesture::Marquee { start, current, .. } => Some(Preview::Marquee {
                 rect: Rect::from_corners(*start, *current),
             }),
@@ -409,6 +422,19 @@ impl Tools {
             && let Some(id) = self.selection.iter().next()
             && let Some(el) = ctx.scene.get(id)
             && select::resizable(el)
+            && select::rotate_handle(&el.rect(), ctx.px(ROTATE_HANDLE_OFFSET_PX)).distance(pos)
+                <= ctx.px(HANDLE_RADIUS_PX)
+        {
+            return Gesture::Rotate {
+                id: id.clone(),
+                original: el.element.geom,
+                geom: el.element.geom,
+            };
+        }
+        if self.selection.len() == 1
+            && let Some(id) = self.selection.iter().next()
+            && let Some(el) = ctx.scene.get(id)
+            && select::resizable(el)
             && let Some(corner) = select::handle_at(&el.rect(), pos, ctx.px(HANDLE_RADIUS_PX))
         {
             return Gesture::Resize {
@@ -484,6 +510,9 @@ impl Tools {
             } => {
                 *geom = select::resized(original, *corner, pos + *grab, m.shift, MIN_SIZE);
             }
+            Gesture::Rotate { original, geom, .. } => {
+                geom.rot = select::rotation_towards(original, pos, m.shift, ROTATE_SNAP_DEGREES);
+            }
             Gesture::Marquee {
                 start,
                 current,
@@ -539,6 +568,9 @@ impl Tools {
                 Ok(Response::edited())
             }
             Gesture::Resize {
+                id, original, geom, ..
+            }
+            | Gesture::Rotate {
                 id, original, geom, ..
             } => {
                 if geom == original {

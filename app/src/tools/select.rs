@@ -48,6 +48,28 @@ pub fn resizable(el: &SceneElement) -> bool {
     el.kind() != Kind::Connector
 }
 
+/// Where the rotation handle is: `offset` world units above the middle of
+/// the box's top edge, in the box's own frame.
+pub fn rotate_handle(rect: &OrientedRect, offset: f64) -> Vec2 {
+    rect.world_from_local(Vec2::new(0.0, -rect.half_size.y - offset))
+}
+
+/// The rotation (degrees, in 0..360) that points the box's top at `p`,
+/// snapped to multiples of `snap` degrees when asked.
+pub fn rotation_towards(original: &Geometry, p: Vec2, snap_to_step: bool, snap: f64) -> f64 {
+    let center = OrientedRect::from_geometry(original).center;
+    let d = p - center;
+    if d.length() < 1e-9 {
+        return original.rot;
+    }
+    // Straight up (screen) is 0 degrees; clockwise positive, as stored.
+    let mut degrees = d.x.atan2(-d.y).to_degrees();
+    if snap_to_step && snap > 0.0 {
+        degrees = (degrees / snap).round() * snap;
+    }
+    degrees.rem_euclid(360.0)
+}
+
 /// The handle within `radius` of `p`, if any (nearest first).
 pub fn handle_at(rect: &OrientedRect, p: Vec2, radius: f64) -> Option<Corner> {
     Corner::ALL
@@ -152,6 +174,22 @@ mod tests {
         // The dragged corner follows the pointer along the box's axes.
         assert!(moved.distance(dragged) < 1e-9, "{moved:?} {dragged:?}");
         assert_eq!(r.rot, 30.0);
+    }
+
+    #[test]
+    fn rotation_points_the_top_at_the_pointer() {
+        let g = Geometry::new(0.0, 0.0, 100.0, 100.0);
+        let east = rotation_towards(&g, Vec2::new(200.0, 50.0), false, 15.0);
+        assert!(close(east, 90.0), "{east}");
+        let south = rotation_towards(&g, Vec2::new(50.0, 300.0), false, 15.0);
+        assert!(close(south, 180.0), "{south}");
+        let nearly = rotation_towards(&g, Vec2::new(60.0, -100.0), true, 15.0);
+        assert!(close(nearly, 0.0), "snapped: {nearly}");
+        let handle = rotate_handle(&OrientedRect::from_geometry(&g), 10.0);
+        assert!(
+            close(handle.x, 50.0) && close(handle.y, -10.0),
+            "{handle:?}"
+        );
     }
 
     #[test]

@@ -594,3 +594,26 @@ fn moving_an_element_deleted_meanwhile_edits_nothing() {
     assert!(!r.edited);
     assert_eq!(d.take_transactions(), 0);
 }
+
+#[test]
+fn rotate_handle_turns_the_selection_in_one_transaction() {
+    let mut d = Desk::new();
+    let id = d.create(NewElement::shape(
+        ShapeKind::Rect,
+        Geometry::new(0.0, 0.0, 100.0, 100.0),
+    ));
+    d.click(50.0, 50.0);
+    assert!(d.tools.selection().contains(&id));
+    // The handle sits above the top edge's middle.
+    let handle_y = -ROTATE_HANDLE_OFFSET_PX;
+    d.send(Input::down(50.0, handle_y));
+    d.send(Input::moved(150.0, 50.0));
+    assert!(matches!(d.tools.preview(), Some(Preview::Resize { .. })));
+    d.send(Input::up(200.0, 50.0));
+    assert_eq!(d.take_transactions(), 1);
+    let rot = d.board.element(&id).unwrap().geom.rot;
+    assert!((rot - 90.0).abs() < 1e-6, "{rot}");
+    // One undo puts it back.
+    d.send(Input::key(Key::Char('z')).with(Modifiers::CTRL));
+    assert_eq!(d.board.element(&id).unwrap().geom.rot, 0.0);
+}
