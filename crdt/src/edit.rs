@@ -172,6 +172,7 @@ impl NewElement {
                 *text = new_text.to_owned()
             }
             Body::Frame { title } => *title = new_text.to_owned(),
+            Body::Grid(grid) => grid.title = new_text.to_owned(),
             Body::Ink { .. } | Body::Connector { .. } => {}
         }
         self
@@ -193,7 +194,7 @@ impl NewElement {
     }
 
     /// The document fields of this element (all but `z`).
-    fn fields(&self) -> Vec<(&'static str, In)> {
+    pub(crate) fn fields(&self) -> Vec<(&'static str, In)> {
         let num = |v: f64| In::Any(Any::from(v));
         let string = |s: &str| In::Any(Any::from(s));
         let mut f = vec![(key::KIND, string(self.body.kind().as_str()))];
@@ -242,6 +243,10 @@ impl NewElement {
                 f.push((key::ARROW_START, string(arrow_start.as_str())));
                 f.push((key::ARROW_END, string(arrow_end.as_str())));
             }
+            Body::Grid(grid) => {
+                f.push((key::TEXT, In::from(TextPrelim::new(grid.title.as_str()))));
+                f.extend(crate::grid::grid_fields(grid));
+            }
         }
         f
     }
@@ -275,7 +280,7 @@ fn style_fields(style: &StylePatch) -> Vec<(&'static str, In)> {
     f
 }
 
-fn check_finite(field: &'static str, values: &[f64]) -> Result<(), EditError> {
+pub(crate) fn check_finite(field: &'static str, values: &[f64]) -> Result<(), EditError> {
     if values.iter().all(|v| v.is_finite()) {
         Ok(())
     } else {
@@ -286,7 +291,7 @@ fn check_finite(field: &'static str, values: &[f64]) -> Result<(), EditError> {
     }
 }
 
-fn get_number(map: &MapRef, txn: &TransactionMut, field: &str) -> f64 {
+pub(crate) fn get_number(map: &MapRef, txn: &TransactionMut, field: &str) -> f64 {
     match map.get(txn, field) {
         Some(Out::Any(Any::Number(n))) => {
             let v = crate::element::number_value(n);
@@ -296,7 +301,7 @@ fn get_number(map: &MapRef, txn: &TransactionMut, field: &str) -> f64 {
     }
 }
 
-fn get_string(map: &MapRef, txn: &TransactionMut, field: &str) -> Option<String> {
+pub(crate) fn get_string(map: &MapRef, txn: &TransactionMut, field: &str) -> Option<String> {
     match map.get(txn, field) {
         Some(Out::Any(Any::String(s))) => Some(s.to_string()),
         _ => None,
@@ -309,7 +314,7 @@ fn utf16_offset(s: &str, chars: usize) -> u32 {
 }
 
 impl Board {
-    fn writable(&self) -> Result<(), EditError> {
+    pub(crate) fn writable(&self) -> Result<(), EditError> {
         match &self.read_only {
             Some(r) => Err(EditError::ReadOnly(r.clone())),
             None => Ok(()),
@@ -317,14 +322,14 @@ impl Board {
     }
 
     /// Checks the board is writable and starts a new undo step for an edit.
-    fn begin_edit(&mut self) -> Result<(), EditError> {
+    pub(crate) fn begin_edit(&mut self) -> Result<(), EditError> {
         self.writable()?;
         self.undo.begin(Step::Edit, false);
         Ok(())
     }
 
     /// A transaction carrying this user's origin.
-    fn txn(&self) -> TransactionMut<'_> {
+    pub(crate) fn txn(&self) -> TransactionMut<'_> {
         self.doc.transact_mut_with(self.origin.clone())
     }
 
@@ -339,12 +344,12 @@ impl Board {
         get_string(map, txn, key::KIND).and_then(|k| k.parse().ok())
     }
 
-    fn fresh_id(&mut self) -> String {
+    pub(crate) fn fresh_id(&mut self) -> String {
         self.next_id += 1;
         format!("{:x}-{:x}", self.doc.client_id().get(), self.next_id)
     }
 
-    fn top_z(&self) -> Option<String> {
+    pub(crate) fn top_z(&self) -> Option<String> {
         self.z_bounds.lock().ok().and_then(|b| b.top.clone())
     }
 

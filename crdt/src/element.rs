@@ -8,6 +8,7 @@
 use serde::Serialize;
 use yrs::{Any, GetString, Map, MapRef, Out, ReadTxn};
 
+use crate::grid::Grid;
 use crate::schema::{Align, Anchor, ArrowHead, Color, Kind, ShapeKind, key};
 
 /// Position and size in world units (1 unit = 1 CSS px at 100% zoom).
@@ -131,6 +132,14 @@ impl Style {
                 align: Align::Left,
                 ..base
             },
+            Kind::Grid => Style {
+                fill: Some(Color::WHITE),
+                stroke: Some(Color(0xb4, 0xb4, 0xb4)),
+                stroke_width: 1.0,
+                font_size: 18.0,
+                align: Align::Left,
+                ..base
+            },
         }
     }
 }
@@ -214,6 +223,8 @@ pub enum Body {
     Frame {
         title: String,
     },
+    /// A table of lanes by stages; see [`crate::grid`].
+    Grid(Grid),
 }
 
 impl Body {
@@ -225,6 +236,7 @@ impl Body {
             Body::Ink { .. } => Kind::Ink,
             Body::Connector { .. } => Kind::Connector,
             Body::Frame { .. } => Kind::Frame,
+            Body::Grid(_) => Kind::Grid,
         }
     }
 
@@ -233,6 +245,7 @@ impl Body {
         match self {
             Body::Sticky { text } | Body::Shape { text, .. } | Body::Text { text } => Some(text),
             Body::Frame { title } => Some(title),
+            Body::Grid(grid) => Some(&grid.title),
             Body::Ink { .. } | Body::Connector { .. } => None,
         }
     }
@@ -293,7 +306,7 @@ pub fn read_element<T: ReadTxn>(
         report: std::cell::RefCell::new(report),
     };
     let defaults = Style::default_for(kind);
-    let geom = Geometry {
+    let mut geom = Geometry {
         x: r.number(key::X).unwrap_or(0.0),
         y: r.number(key::Y).unwrap_or(0.0),
         w: r.number(key::W).map_or(0.0, |w| w.max(0.0)),
@@ -328,6 +341,13 @@ pub fn read_element<T: ReadTxn>(
             arrow_end: r.parsed(key::ARROW_END).unwrap_or(ArrowHead::Arrow),
         },
         Kind::Frame => Body::Frame { title: r.text() },
+        Kind::Grid => {
+            let grid = crate::grid::read_grid(map, txn, r.text(), &mut |f, m| r.problem(f, m));
+            // A grid's size is its lanes' and stages'; it does not turn.
+            let [w, h] = grid.size();
+            (geom.w, geom.h, geom.rot) = (w, h, 0.0);
+            Body::Grid(grid)
+        }
     };
     Some(Element {
         id: id.to_owned(),

@@ -13,6 +13,7 @@ pub mod changes;
 pub mod edit;
 pub mod element;
 pub mod file;
+pub mod grid;
 pub mod panics;
 pub mod protocol;
 pub mod schema;
@@ -24,7 +25,10 @@ pub use board::{Board, Meta, REMOTE_ORIGIN, ReadOnly, UpdateError};
 pub use changes::{ChangeOrigin, Changes, Subscription};
 pub use edit::{EditError, EndSide, NewElement, Reorder};
 pub use element::{Binding, Body, Element, End, Geometry, Style, StylePatch};
-pub use schema::{Align, Anchor, ArrowHead, Color, Kind, SCHEMA_VERSION, ShapeKind};
+pub use grid::{
+    Axis, CellRef, CreatedGrid, Grid, GridView, Lane, NewGrid, NewLane, NewStage, Stage,
+};
+pub use schema::{Align, Anchor, ArrowHead, Color, Kind, LaneRole, SCHEMA_VERSION, ShapeKind};
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const ROOT_ELEMENTS: &str = "elements";
 /// Root Y.Map of board-wide fields.
 pub const ROOT_META: &str = "meta";
+/// Root Y.Map of dot-voting sessions: session id -> Y.Map (see [`crate::voting`]).
+pub const ROOT_VOTES: &str = "votes";
+/// Root Y.Map of the shared workshop timer (see [`crate::timer`]).
+pub const ROOT_TIMER: &str = "timer";
 
 /// Keys of the `meta` map.
 pub mod meta_key {
@@ -55,6 +59,40 @@ pub mod key {
     pub const TO_Y: &str = "to_y";
     pub const ARROW_START: &str = "arrow_start";
     pub const ARROW_END: &str = "arrow_end";
+    /// On an element in a grid cell: `{grid, lane, stage}` ids (one plain object).
+    pub const CELL: &str = "cell";
+}
+
+/// Keys inside a `grid` element (see [`crate::grid`] and SCHEMA.md).
+pub mod grid_key {
+    /// Y.Array of stage ids, in display order (left to right).
+    pub const STAGES: &str = "stages";
+    /// Y.Array of lane ids, in display order (top to bottom).
+    pub const LANES: &str = "lanes";
+    /// Y.Map: stage id -> Y.Map of the stage's fields.
+    pub const STAGE_INFO: &str = "stage_info";
+    /// Y.Map: lane id -> Y.Map of the lane's fields.
+    pub const LANE_INFO: &str = "lane_info";
+    /// Width of the lane title column.
+    pub const HEADER_W: &str = "header_w";
+    /// Height of the stage title row.
+    pub const HEADER_H: &str = "header_h";
+    /// In a stage or lane map: its title (a string).
+    pub const TITLE: &str = "title";
+    /// In a stage map: its width.
+    pub const WIDTH: &str = "width";
+    /// In a lane map: its height.
+    pub const HEIGHT: &str = "height";
+    /// In a lane map: what the lane is ([`super::LaneRole`]).
+    pub const ROLE: &str = "role";
+    /// In a lane map: the header colour (`#rrggbb`).
+    pub const COLOR: &str = "color";
+    /// In an `emotion` lane map: Y.Map stage id -> number in -1..=1.
+    pub const POINTS: &str = "points";
+    /// In a `cell` object: the grid, lane and stage ids.
+    pub const CELL_GRID: &str = "grid";
+    pub const CELL_LANE: &str = "lane";
+    pub const CELL_STAGE: &str = "stage";
 }
 
 /// Raised when a string field holds a value outside its enumeration.
@@ -68,20 +106,31 @@ pub struct UnknownValue {
 /// Declares a string-valued enumeration with its wire names.
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        string_enum!($(#[$m])* $name, $what { $($(#[$vm])* $variant = $wire),+ } structure {});
+    };
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }
+        $(#[$sm:meta])* structure { $($(#[$xm:meta])* $extra:ident = $xwire:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub enum $name {
-            $($(#[$vm])* #[serde(rename = $wire)] $variant),+
+            $($(#[$vm])* #[serde(rename = $wire)] $variant,)+
+            $($(#[$xm])* #[serde(rename = $xwire)] $extra,)*
         }
 
         impl $name {
-            /// Every value, in declaration order.
+            /// Every value, in declaration order (for `Kind`: the content
+            /// kinds; see [`Kind::STRUCTURE`]).
             pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            $(#[$sm])*
+            #[allow(dead_code)]
+            pub const STRUCTURE: &[$name] = &[$($name::$extra),*];
 
             /// The string stored in the document.
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $($name::$variant => $wire),+
+                    $($name::$variant => $wire,)+
+                    $($name::$extra => $xwire,)*
                 }
             }
         }
@@ -91,6 +140,7 @@ macro_rules! string_enum {
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 match s {
                     $($wire => Ok($name::$variant),)+
+                    $($xwire => Ok($name::$extra),)*
                     _ => Err(UnknownValue { what: $what, value: s.to_owned() }),
                 }
             }
@@ -113,6 +163,25 @@ string_enum!(
         Ink = "ink",
         Connector = "connector",
         Frame = "frame",
+    }
+    /// Structure kinds, made by templates and grid edits rather than by a
+    /// drawing tool: not in [`Kind::ALL`] (the content kinds).
+    structure {
+        /// A table of lanes by stages (journey map, blueprint, kanban...).
+        Grid = "grid",
+    }
+);
+
+string_enum!(
+    /// The `role` of a grid lane.
+    LaneRole, "lane role" {
+        /// An ordinary row whose cells hold stickies.
+        Cards = "cards",
+        /// A row of stickies with an emotion curve: a point per stage.
+        Emotion = "emotion",
+        /// A labelled line between rows (a blueprint's line of interaction,
+        /// visibility or internal interaction). Holds no stickies.
+        Line = "line",
     }
 );
 
@@ -222,8 +291,11 @@ mod tests {
 
     #[test]
     fn enums_round_trip() {
-        for k in Kind::ALL {
+        for k in Kind::ALL.iter().chain(Kind::STRUCTURE) {
             assert_eq!(k.as_str().parse::<Kind>().unwrap(), *k);
+        }
+        for r in LaneRole::ALL {
+            assert_eq!(r.as_str().parse::<LaneRole>().unwrap(), *r);
         }
         for s in ShapeKind::ALL {
             assert_eq!(s.as_str().parse::<ShapeKind>().unwrap(), *s);

@@ -90,6 +90,9 @@ fn element_json(board: &Board, e: &Element) -> Value {
             obj.insert("arrow_start".into(), json!(arrow_start.as_str()));
             obj.insert("arrow_end".into(), json!(arrow_end.as_str()));
         }
+        Body::Grid(grid) => {
+            obj.insert("grid".into(), json!(grid));
+        }
     }
     v
 }

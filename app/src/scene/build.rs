@@ -4,7 +4,9 @@
 //! end points), so the scene, tool previews and tests all build items the
 //! same way.
 
-use touchpoint_crdt::{ArrowHead, Body, Element, Geometry, ShapeKind, Style};
+use touchpoint_crdt::{
+    Align, ArrowHead, Body, Color, Element, Geometry, Grid, LaneRole, ShapeKind, Style,
+};
 
 use super::item::{
     Item, LineCap, LineJoin, PathCmd, PathItem, Primitive, Rgba, ShapeItem, TextItem, VAlign,
@@ -22,6 +24,16 @@ pub const SHAPE_PADDING: f64 = 8.0;
 pub const ROUNDED_RECT_RADIUS: f64 = 16.0;
 /// A frame's title sits above the frame in a band this many font sizes tall.
 pub const FRAME_TITLE_LINE: f64 = 1.6;
+/// Fill of a grid's stage title row and default fill of its lane titles.
+pub const GRID_HEADER_FILL: Color = Color(0xf2, 0xf2, 0xf2);
+/// Default colour of a grid's `line` lanes (a blueprint's lines).
+pub const GRID_LINE_COLOR: Color = Color(0x44, 0x55, 0x66);
+/// Colour of an emotion curve and its points.
+pub const EMOTION_COLOR: Color = Color(0xe0, 0x5a, 0x47);
+/// Radius of an emotion curve's points, world units.
+pub const EMOTION_POINT_RADIUS: f64 = 8.0;
+/// Space between a grid header's edge and its title.
+pub const GRID_PADDING: f64 = 12.0;
 
 /// The items an element is drawn as, back to front. `ends` are a connector's
 /// resolved end points (ignored for other kinds).
@@ -119,6 +131,214 @@ pub fn element_items(el: &Element, ends: Option<[Vec2; 2]>) -> Vec<Item> {
                 }));
             }
         }
+        Body::Grid(grid) => items.extend(grid_items(&el.geom, grid, style)),
+    }
+    items
+}
+
+fn axis_rect(x: f64, y: f64, w: f64, h: f64) -> OrientedRect {
+    OrientedRect::from_geometry(&Geometry::new(x, y, w.max(0.0), h.max(0.0)))
+}
+
+/// A grid as ordinary items, back to front: background, header row and
+/// column, cell lines, `line` lanes as labelled lines, emotion curves with
+/// their points, the title above. Grids do not rotate.
+pub fn grid_items(geom: &Geometry, grid: &Grid, style: &Style) -> Vec<Item> {
+    let (x0, y0) = (geom.x, geom.y);
+    let [w, h] = grid.size();
+    let stroke = style.stroke.map(Rgba::from);
+    let text_color = Rgba::from(style.text_color);
+    let font = style.font_size;
+    let lefts = grid.stage_lefts();
+    let tops = grid.lane_tops();
+    let mut items = vec![Item::Shape(ShapeItem {
+        primitive: Primitive::Rect,
+        rect: axis_rect(x0, y0, w, h),
+        fill: style.fill.map(Rgba::from),
+        stroke,
+        stroke_width: style.stroke_width,
+        shadow: false,
+    })];
+    let header = |rect: OrientedRect, fill: Color| {
+        Item::Shape(ShapeItem {
+            primitive: Primitive::Rect,
+            rect,
+            fill: Some(Rgba::from(fill)),
+            stroke: None,
+            stroke_width: 0.0,
+            shadow: false,
+        })
+    };
+    let label = |rect: OrientedRect, text: &str, size: f64, align: Align, valign: VAlign| {
+        (!text.is_empty()).then(|| {
+            let rect = inset(
+                rect,
+                GRID_PADDING.min(rect.half_size.x.min(rect.half_size.y)),
+            );
+            Item::Text(TextItem {
+                rect,
+                text: text.to_owned(),
+                font_size: size,
+                color: text_color,
+                align,
+                valign,
+                wrap_width: Some(rect.half_size.x * 2.0),
+            })
+        })
+    };
+    // Stage title row.
+    if grid.header_h > 0.0 {
+        items.push(header(
+            axis_rect(x0, y0, w, grid.header_h),
+            GRID_HEADER_FILL,
+        ));
+        for (stage, left) in grid.stages.iter().zip(&lefts) {
+            items.extend(label(
+                axis_rect(x0 + left, y0, stage.width, grid.header_h),
+                &stage.title,
+                font,
+                Align::Center,
+                VAlign::Middle,
+            ));
+        }
+    }
+    // Lane title column (line lanes are labelled along their line instead).
+    for (lane, top) in grid.lanes.iter().zip(&tops) {
+        if lane.role == LaneRole::Line {
+            continue;
+        }
+        let rect = axis_rect(x0, y0 + top, grid.header_w, lane.height);
+        if grid.header_w > 0.0 {
+            items.push(header(rect, lane.color.unwrap_or(GRID_HEADER_FILL)));
+            items.extend(label(rect, &lane.title, font, Align::Left, VAlign::Middle));
+        }
+    }
+    // Cell lines: one path of straight segments.
+    let mut cmds = Vec::new();
+    let mut segment = |a: Vec2, b: Vec2| {
+        cmds.push(PathCmd::MoveTo(a));
+        cmds.push(PathCmd::LineTo(b));
+    };
+    for left in &lefts {
+        segment(Vec2::new(x0 + left, y0), Vec2::new(x0 + left, y0 + h));
+    }
+    if grid.header_h > 0.0 {
+        segment(
+            Vec2::new(x0, y0 + grid.header_h),
+            Vec2::new(x0 + w, y0 + grid.header_h),
+        );
+    }
+    for (lane, top) in grid.lanes.iter().zip(&tops).skip(1) {
+        let _ = lane;
+        segment(Vec2::new(x0, y0 + top), Vec2::new(x0 + w, y0 + top));
+    }
+    if !cmds.is_empty() && stroke.is_some() {
+        items.push(Item::Path(PathItem {
+            commands: cmds,
+            fill: None,
+            stroke,
+            stroke_width: style.stroke_width,
+            join: LineJoin::Miter,
+            cap: LineCap::Butt,
+        }));
+    }
+    for (lane, top) in grid.lanes.iter().zip(&tops) {
+        let (top, mid) = (y0 + top, y0 + top + lane.height / 2.0);
+        match lane.role {
+            LaneRole::Line => {
+                let color = Rgba::from(lane.color.unwrap_or(GRID_LINE_COLOR));
+                items.push(Item::Path(PathItem {
+                    commands: vec![
+                        PathCmd::MoveTo(Vec2::new(x0, mid)),
+                        PathCmd::LineTo(Vec2::new(x0 + w, mid)),
+                    ],
+                    fill: None,
+                    stroke: Some(color),
+                    stroke_width: 3.0,
+                    join: LineJoin::Miter,
+                    cap: LineCap::Butt,
+                }));
+                if !lane.title.is_empty() {
+                    let band = (lane.height / 2.0).max(1.0);
+                    items.push(Item::Text(TextItem {
+                        rect: axis_rect(
+                            x0 + GRID_PADDING,
+                            top,
+                            (w - 2.0 * GRID_PADDING).max(0.0),
+                            band,
+                        ),
+                        text: lane.title.clone(),
+                        font_size: (font * 0.8).min(band),
+                        color,
+                        align: Align::Left,
+                        valign: VAlign::Bottom,
+                        wrap_width: None,
+                    }));
+                }
+            }
+            LaneRole::Emotion => {
+                let amplitude = (lane.height / 2.0 - 2.0 * EMOTION_POINT_RADIUS).max(0.0);
+                let color = Rgba::from(EMOTION_COLOR);
+                let points: Vec<Vec2> = grid
+                    .stages
+                    .iter()
+                    .zip(&lefts)
+                    .filter_map(|(s, left)| {
+                        let v = lane.points.get(&s.id)?;
+                        Some(Vec2::new(x0 + left + s.width / 2.0, mid - v * amplitude))
+                    })
+                    .collect();
+                if !points.is_empty() {
+                    let first = grid.header_w;
+                    items.push(Item::Path(PathItem {
+                        commands: vec![
+                            PathCmd::MoveTo(Vec2::new(x0 + first, mid)),
+                            PathCmd::LineTo(Vec2::new(x0 + w, mid)),
+                        ],
+                        fill: None,
+                        stroke: Some(Rgba::from(Color(0xd0, 0xd0, 0xd0))),
+                        stroke_width: 1.0,
+                        join: LineJoin::Miter,
+                        cap: LineCap::Butt,
+                    }));
+                    items.push(Item::Path(PathItem {
+                        commands: smooth_polyline(&points),
+                        fill: None,
+                        stroke: Some(color),
+                        stroke_width: 3.0,
+                        join: LineJoin::Round,
+                        cap: LineCap::Round,
+                    }));
+                    for p in points {
+                        items.push(Item::Shape(ShapeItem {
+                            primitive: Primitive::Ellipse,
+                            rect: OrientedRect::from_geometry(&Geometry::new(
+                                p.x - EMOTION_POINT_RADIUS,
+                                p.y - EMOTION_POINT_RADIUS,
+                                2.0 * EMOTION_POINT_RADIUS,
+                                2.0 * EMOTION_POINT_RADIUS,
+                            )),
+                            fill: Some(color),
+                            stroke: Some(Rgba::from(Color::WHITE)),
+                            stroke_width: 2.0,
+                            shadow: false,
+                        }));
+                    }
+                }
+            }
+            LaneRole::Cards => {}
+        }
+    }
+    if !grid.title.is_empty() {
+        items.push(Item::Text(TextItem {
+            rect: frame_title_box(geom, font),
+            text: grid.title.clone(),
+            font_size: font,
+            color: text_color,
+            align: Align::Left,
+            valign: VAlign::Bottom,
+            wrap_width: None,
+        }));
     }
     items
 }
