@@ -18,5 +18,6 @@ pub mod geom;
 pub mod render;
 pub mod sample;
 pub mod scene;
+pub mod templates;
 pub mod text;
 pub mod tools;

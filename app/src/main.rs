@@ -26,6 +26,20 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a board file: empty, or from a template (journey-map,
+    /// service-blueprint, empathy-map, workshop, kanban, affinity, or a
+    /// template .json file; see assets/templates/README.md).
+    New {
+        /// The .tpboard file to write.
+        #[arg(value_name = "OUT.tpboard")]
+        output: PathBuf,
+        /// A built-in template's name, or a template .json file.
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
+        /// Replace OUT.tpboard if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a board as JSON: meta, then every element in drawing order, with
     /// text as plain strings and connectors' resolved end points.
     Inspect {
@@ -76,6 +90,11 @@ fn main() -> ExitCode {
     touchpoint_crdt::panics::quiet_caught_engine_panics();
     let args = Args::parse();
     let result = match args.command {
+        Some(Command::New {
+            output,
+            template,
+            force,
+        }) => cli::new::run(&output, template.as_deref(), force),
         Some(Command::Inspect { board }) => cli::inspect::run(&board),
         Some(Command::Render {
             board,

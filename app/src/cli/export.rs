@@ -26,6 +26,9 @@ pub struct Request<'a> {
 }
 
 pub fn run(req: &Request<'_>) -> anyhow::Result<()> {
+    if super::export_csv::is_csv(req.output) {
+        return super::export_csv::run(req.board, req.output, req.frame.as_deref());
+    }
     let ext = req
         .output
         .extension()

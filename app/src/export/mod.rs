@@ -6,6 +6,7 @@
 //! PNG export is not built yet; it will come from the GPU renderer's
 //! offscreen path (`touchpoint render`).
 
+pub mod csv;
 pub mod svg;
 
 pub use svg::{ExportError, ExportStats, Scope, SvgOptions, write_svg};

@@ -219,8 +219,23 @@ pub fn grid_items(geom: &Geometry, grid: &Grid, style: &Style) -> Vec<Item> {
         cmds.push(PathCmd::MoveTo(a));
         cmds.push(PathCmd::LineTo(b));
     };
+    // Stage borders run through the header row and every lane but `line`
+    // lanes, whose line runs across unbroken.
+    let mut runs = vec![(0.0, grid.header_h)];
+    for (lane, top) in grid.lanes.iter().zip(&tops) {
+        let last = runs.last_mut().filter(|r| (r.1 - top).abs() < 1e-9);
+        match (lane.role, last) {
+            (LaneRole::Line, _) => {}
+            (_, Some(run)) => run.1 = top + lane.height,
+            (_, None) => runs.push((*top, top + lane.height)),
+        }
+    }
     for left in &lefts {
-        segment(Vec2::new(x0 + left, y0), Vec2::new(x0 + left, y0 + h));
+        for (a, b) in &runs {
+            if b > a {
+                segment(Vec2::new(x0 + left, y0 + a), Vec2::new(x0 + left, y0 + b));
+            }
+        }
     }
     if grid.header_h > 0.0 {
         segment(
@@ -302,7 +317,7 @@ pub fn grid_items(geom: &Geometry, grid: &Grid, style: &Style) -> Vec<Item> {
                         cap: LineCap::Butt,
                     }));
                     items.push(Item::Path(PathItem {
-                        commands: smooth_polyline(&points),
+                        commands: through_points(&points),
                         fill: None,
                         stroke: Some(color),
                         stroke_width: 3.0,
@@ -476,6 +491,28 @@ pub fn smooth_polyline(points: &[Vec2]) -> Vec<PathCmd> {
                 ));
             }
             cmds.push(PathCmd::LineTo(points[points.len() - 1]));
+            cmds
+        }
+    }
+}
+
+/// A smooth curve through every point (Catmull-Rom, as cubic Béziers), so an
+/// emotion curve passes through the points the team drags.
+pub fn through_points(points: &[Vec2]) -> Vec<PathCmd> {
+    match points {
+        [] => Vec::new(),
+        [p] => vec![PathCmd::MoveTo(*p), PathCmd::LineTo(*p)],
+        _ => {
+            let mut cmds = vec![PathCmd::MoveTo(points[0])];
+            let at = |i: isize| points[i.clamp(0, points.len() as isize - 1) as usize];
+            for i in 0..points.len() as isize - 1 {
+                let (p0, p1, p2, p3) = (at(i - 1), at(i), at(i + 1), at(i + 2));
+                cmds.push(PathCmd::CubicTo(
+                    p1 + (p2 - p0) * (1.0 / 6.0),
+                    p2 - (p3 - p1) * (1.0 / 6.0),
+                    p2,
+                ));
+            }
             cmds
         }
     }

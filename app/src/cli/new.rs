@@ -1,0 +1,31 @@
+//! `touchpoint new [--template NAME] OUT.tpboard`: a new board file, empty or
+//! from a template (a built-in name or a `.json` file), saved atomically.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use touchpoint::templates;
+use touchpoint_crdt::{Board, file};
+
+pub fn run(output: &Path, template: Option<&str>, force: bool) -> anyhow::Result<()> {
+    if output.extension().and_then(|e| e.to_str()) != Some("tpboard") {
+        bail!(
+            "{} should end in .tpboard: name the board file OUT.tpboard",
+            output.display()
+        );
+    }
+    if output.exists() && !force {
+        bail!(
+            "{} already exists: choose another name, or pass --force to replace it",
+            output.display()
+        );
+    }
+    let mut board = Board::new();
+    if let Some(name) = template {
+        let t = templates::load(name)?;
+        t.insert(&mut board, None)?;
+        board.set_title(&t.title)?;
+        board.set_template(&t.name)?;
+    }
+    file::save(&board, output).with_context(|| format!("cannot create {}", output.display()))
+}
