@@ -11,7 +11,9 @@ use yrs::{
 };
 
 use crate::element::{Body, Element, End, read_element};
-use crate::schema::{Kind, ROOT_ELEMENTS, ROOT_META, SCHEMA_VERSION, meta_key};
+use crate::schema::{
+    Kind, ROOT_ELEMENTS, ROOT_META, ROOT_TIMER, ROOT_VOTES, SCHEMA_VERSION, meta_key,
+};
 use crate::undo::UndoSteps;
 use crate::zorder;
 
@@ -62,6 +64,10 @@ pub struct Board {
     pub(crate) doc: Doc,
     pub(crate) elements: MapRef,
     pub(crate) meta: MapRef,
+    /// Dot-voting sessions (not tracked by undo; see [`crate::voting`]).
+    pub(crate) votes: MapRef,
+    /// The shared workshop timer (not tracked by undo; see [`crate::timer`]).
+    pub(crate) timer: MapRef,
     /// Origin of this user's own transactions; the undo manager tracks only it.
     pub(crate) origin: Origin,
     pub(crate) undo: UndoSteps,
@@ -137,6 +143,8 @@ impl Board {
         });
         let elements = doc.get_or_insert_map(ROOT_ELEMENTS);
         let meta = doc.get_or_insert_map(ROOT_META);
+        let votes = doc.get_or_insert_map(ROOT_VOTES);
+        let timer = doc.get_or_insert_map(ROOT_TIMER);
         let origin = Origin::from(format!("touchpoint:local:{client_id}").as_str());
         let undo = UndoSteps::new(&doc, &[&elements, &meta], origin.clone());
         let z_bounds = Arc::new(Mutex::new(ZBounds::default()));
@@ -145,6 +153,8 @@ impl Board {
             doc,
             elements,
             meta,
+            votes,
+            timer,
             origin,
             undo,
             read_only: None,

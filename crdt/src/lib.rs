@@ -17,7 +17,10 @@ pub mod grid;
 pub mod panics;
 pub mod protocol;
 pub mod schema;
+pub mod tidy;
+pub mod timer;
 mod undo;
+pub mod voting;
 pub mod wire_check;
 pub mod zorder;
 
