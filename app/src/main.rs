@@ -65,17 +65,29 @@ enum Command {
         #[arg(long, default_value = "fit", value_name = "fit|X,Y,ZOOM")]
         view: cli::render::View,
     },
-    /// Export a board (or one frame) to SVG, with no window: text laid out
-    /// as on the canvas, the font embedded. PNG export is not built yet.
+    /// Export a board (or one frame, or some elements) to SVG or PNG, with
+    /// no window. SVG: text laid out as on the canvas, a font subset
+    /// embedded. PNG: drawn by the GPU renderer offscreen (software Vulkan
+    /// works) at --scale.
     Export {
         /// The .tpboard file to read.
         board: PathBuf,
-        /// The SVG file to write.
-        #[arg(short, long, value_name = "OUT.svg")]
+        /// The file to write: .svg or .png.
+        #[arg(short, long, value_name = "OUT.svg|OUT.png")]
         output: PathBuf,
         /// Export only this frame (its id, or its title) and its elements.
         #[arg(long, value_name = "NAME-OR-ID")]
         frame: Option<String>,
+        /// Export only these elements (ids, comma-separated), with the
+        /// elements of any frame among them.
+        #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',', conflicts_with = "frame")]
+        select: Option<Vec<String>>,
+        /// PNG: pixels per world unit (1 = 100%, 2 = 200%).
+        #[arg(long, default_value_t = 1.0, value_name = "S")]
+        scale: f64,
+        /// SVG: draw text as glyph outlines (not selectable) instead of text.
+        #[arg(long)]
+        text_as_paths: bool,
         /// Space around the content, in world units (px at 100%).
         #[arg(long, default_value_t = touchpoint::export::svg::DEFAULT_PADDING, value_name = "N")]
         padding: f64,
@@ -107,14 +119,20 @@ fn main() -> ExitCode {
             board,
             output,
             frame,
+            select,
+            scale,
+            text_as_paths,
             padding,
             no_background,
         }) => cli::export::run(&cli::export::Request {
             board: &board,
             output: &output,
             frame,
+            select,
             padding,
             background: !no_background,
+            scale,
+            text_as_paths,
         }),
         None => Err(anyhow::anyhow!(
             "the canvas window is not built yet; try `touchpoint render BOARD.tpboard -o OUT.png`, `touchpoint export BOARD.tpboard -o OUT.svg` or `touchpoint inspect BOARD.tpboard`"

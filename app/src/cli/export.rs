@@ -1,88 +1,87 @@
-//! `touchpoint export`: a board (or one frame) to SVG, with no window.
-//!
-//! Streams the document to a temporary file next to the output and renames
-//! it into place, so a failed export never leaves half a file behind. PNG
-//! export is not built yet (`touchpoint render` draws PNGs on the GPU).
+//! `touchpoint export`: a board (the whole board, one frame, or a selection
+//! of elements) to SVG or PNG, with no window; the format comes from the
+//! output's extension. The work is [`touchpoint::export::export_to_file`],
+//! the same call the app's Export menu makes: the file is written to a
+//! temporary file next to the output and renamed into place, so a failed
+//! export never leaves half a file behind.
 
-use std::fs::File;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use touchpoint::export::{Scope, SvgOptions, write_svg};
+use touchpoint::export::{ExportRequest, Format, Scope, export_to_file};
 use touchpoint::scene::Scene;
-use touchpoint::text::Fonts;
 use touchpoint_crdt::file;
+
+/// Boards at least this large show progress on a terminal.
+const PROGRESS_FROM: usize = 5_000;
 
 /// What `touchpoint export` was asked for.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     pub board: &'a Path,
     pub output: &'a Path,
-    /// A frame's id or title; `None`: the whole board.
+    /// A frame's id or title; `None`: the whole board (or the selection).
     pub frame: Option<String>,
+    /// Element ids to export (with the elements of any frame among them).
+    pub select: Option<Vec<String>>,
     /// World units around the content.
     pub padding: f64,
     pub background: bool,
+    /// PNG: pixels per world unit (1 = 100%).
+    pub scale: f64,
+    /// SVG: text as glyph outlines.
+    pub text_as_paths: bool,
 }
 
 pub fn run(req: &Request<'_>) -> anyhow::Result<()> {
     if super::export_csv::is_csv(req.output) {
         return super::export_csv::run(req.board, req.output, req.frame.as_deref());
     }
-    let ext = req
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("svg") => {}
-        Some("png") => bail!(
-            "PNG export is not built yet; export to .svg, or draw a PNG with `touchpoint render {} -o {}`",
-            req.board.display(),
-            req.output.display()
-        ),
-        _ => bail!(
-            "cannot tell the format of {}: name the output file .svg",
-            req.output.display()
-        ),
-    }
+    let format = Format::from_path(req.output)?;
     if !req.padding.is_finite() || req.padding < 0.0 {
         bail!(
             "--padding must be a number of world units, at least 0 (got {})",
             req.padding
         );
     }
+    if format == Format::Png && req.text_as_paths {
+        bail!("--text-as-paths is for SVG; a PNG draws text as pixels anyway");
+    }
+    let scope = match (&req.frame, &req.select) {
+        (Some(_), Some(_)) => bail!("use either --frame or --select, not both"),
+        (Some(frame), None) => Scope::Frame(frame.clone()),
+        (None, Some(ids)) => Scope::Elements(ids.clone()),
+        (None, None) => Scope::Board,
+    };
     let board = file::load(req.board)?;
     let scene = Scene::build(&board);
-    let mut fonts = Fonts::new();
-    let options = SvgOptions::DEFAULT
-        .with_scope(req.frame.clone().map_or(Scope::Board, Scope::Frame))
-        .with_padding(req.padding)
-        .with_background(req.background)
-        .with_title(board.meta().title);
-
-    let dir = match req.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+    let request = ExportRequest {
+        output: req.output.to_path_buf(),
+        scope,
+        padding: req.padding,
+        background: req.background,
+        scale: req.scale,
+        text_as_paths: req.text_as_paths,
     };
-    let name = req
-        .output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = File::create(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))
-        .and_then(|f| {
-            write_svg(&scene, &mut fonts, &options, f)
-                .with_context(|| format!("cannot export {}", req.output.display()))
-        })
-        .and_then(|_| {
-            std::fs::rename(&tmp, req.output)
-                .with_context(|| format!("cannot write {}", req.output.display()))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let show = std::io::stderr().is_terminal() && scene.len() >= PROGRESS_FROM;
+    let mut last = usize::MAX;
+    let stats = export_to_file(&board, &scene, &request, &mut |done, total| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if show && pct != last {
+            last = pct;
+            eprint!("\rexporting {}: {pct}%", req.output.display());
+        }
+    });
+    if show {
+        eprintln!();
     }
-    result
+    let stats = stats.with_context(|| format!("cannot export {}", req.output.display()))?;
+    tracing::info!(
+        "exported {} elements to {} ({} bytes)",
+        stats.elements,
+        req.output.display(),
+        stats.bytes
+    );
+    Ok(())
 }

@@ -1,12 +1,193 @@
 //! Exports drawn from the scene (the same display list the GPU renderer
 //! draws), so what you export is what you see.
 //!
-//! - [`svg`] holds a streaming SVG writer (whole board or one frame).
-//!
-//! PNG export is not built yet; it will come from the GPU renderer's
-//! offscreen path (`touchpoint render`).
+//! - [`svg`]: a streaming SVG writer (whole board, one frame, or a
+//!   selection); text as selectable `<text>` with an embedded font subset,
+//!   or as glyph outlines.
+//! - [`png`]: the GPU renderer's picture, offscreen, tiled, at a scale.
+//! - [`font`]: the font subset and glyph outlines the SVG writer uses.
+//! - [`export_to_file`]: the one call for the app's Export menu and the
+//!   command line: format from the file name, written atomically, progress
+//!   reported.
 
 pub mod csv;
+pub mod font;
+pub mod png;
 pub mod svg;
 
-pub use svg::{ExportError, ExportStats, Scope, SvgOptions, write_svg};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use touchpoint_crdt::Board;
+
+use crate::render::GpuContext;
+use crate::scene::Scene;
+use crate::text::Fonts;
+
+pub use png::{PngOptions, write_png};
+pub use svg::{ExportError, ExportStats, Scope, SvgOptions, write_svg, write_svg_with_progress};
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+impl Format {
+    /// The format a file name asks for (`.svg` or `.png`, any case).
+    pub fn from_path(path: &Path) -> Result<Format, ExportError> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(ExportError::UnknownFormat(path.display().to_string())),
+        }
+    }
+}
+
+/// What to export, where, and how: what the Export dialog (or the command
+/// line) asks for. Start from [`ExportRequest::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    /// The file to write; its extension picks the format.
+    pub output: PathBuf,
+    /// The whole board, one frame, or a selection.
+    pub scope: Scope,
+    /// World units around the content.
+    pub padding: f64,
+    /// White background (true) or transparent.
+    pub background: bool,
+    /// PNG only: pixels per world unit (1 = 100%).
+    pub scale: f64,
+    /// SVG only: text as glyph outlines instead of selectable text.
+    pub text_as_paths: bool,
+}
+
+impl ExportRequest {
+    /// The whole board to `output`, default padding, background on, scale 1,
+    /// text as text.
+    pub fn new(output: impl Into<PathBuf>) -> ExportRequest {
+        ExportRequest {
+            output: output.into(),
+            scope: Scope::Board,
+            padding: svg::DEFAULT_PADDING,
+            background: true,
+            scale: 1.0,
+            text_as_paths: false,
+        }
+    }
+}
+
+/// Exports `scene` (built from `board`) as `request` says, to
+/// `request.output`, and reports progress as `progress(done, total)`
+/// elements (call it from a worker thread to keep a window responsive; it
+/// is called every few hundred elements, and once at the end).
+///
+/// - SVG needs no GPU.
+/// - PNG renders on the GPU: this creates a [`GpuContext`] (an offscreen
+///   device; software Vulkan works); [`export_to_file_with_gpu`] reuses one.
+///
+/// The file is written to a temporary file beside `request.output` and
+/// renamed into place, so a failed export leaves no half-written file.
+pub fn export_to_file(
+    board: &Board,
+    scene: &Scene,
+    request: &ExportRequest,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ExportStats, ExportError> {
+    export_to_file_with_gpu(board, scene, request, None, progress)
+}
+
+/// [`export_to_file`] with a GPU context to render PNGs on (`None`: one is
+/// created when the format is PNG).
+pub fn export_to_file_with_gpu(
+    board: &Board,
+    scene: &Scene,
+    request: &ExportRequest,
+    gpu: Option<&GpuContext>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ExportStats, ExportError> {
+    let format = Format::from_path(&request.output)?;
+    // Check the request before creating anything.
+    if !request.padding.is_finite() || request.padding < 0.0 {
+        return Err(ExportError::BadPadding(request.padding));
+    }
+    if format == Format::Png {
+        png::image_size(
+            crate::geom::Rect::point(crate::geom::Vec2::ZERO),
+            request.scale,
+        )?;
+    }
+    let dir = match request.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = request
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = write_to(&tmp, format, board, scene, request, gpu, progress).and_then(|stats| {
+        std::fs::rename(&tmp, &request.output)?;
+        Ok(stats)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_to(
+    tmp: &Path,
+    format: Format,
+    board: &Board,
+    scene: &Scene,
+    request: &ExportRequest,
+    gpu: Option<&GpuContext>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ExportStats, ExportError> {
+    match format {
+        Format::Svg => {
+            let options = SvgOptions::DEFAULT
+                .with_scope(request.scope.clone())
+                .with_padding(request.padding)
+                .with_background(request.background)
+                .with_title(board.meta().title)
+                .with_text_as_paths(request.text_as_paths);
+            // Check the scope before creating the file.
+            svg::Selection::new(scene, &options.scope)?;
+            let file = File::create(tmp)?;
+            let mut fonts = Fonts::new();
+            let stats = write_svg_with_progress(scene, &mut fonts, &options, file, progress)?;
+            Ok(stats)
+        }
+        Format::Png => {
+            let options = PngOptions {
+                scope: request.scope.clone(),
+                scale: request.scale,
+                padding: request.padding,
+                background: request.background,
+            };
+            svg::Selection::new(scene, &options.scope)?;
+            let owned;
+            let gpu = match gpu {
+                Some(g) => g,
+                None => {
+                    owned = GpuContext::new()?;
+                    &owned
+                }
+            };
+            let file = File::create(tmp)?;
+            let mut stats = write_png(gpu, board, scene, &options, BufWriter::new(file), progress)?;
+            stats.bytes = std::fs::metadata(tmp)?.len();
+            Ok(stats)
+        }
+    }
+}

@@ -4,16 +4,19 @@
 //!
 //! What the document holds:
 //! - `<title>` (the board's title) and `<desc>`;
-//! - in `<defs>`, the bundled font as an `@font-face` with base64 data (the
-//!   whole font: subsetting is not built yet) when any text is exported, and
-//!   the sticky-note shadow filter;
+//! - in `<defs>`, the bundled font as an `@font-face` with base64 data when
+//!   any text is exported as text: a subset holding only the glyphs of the
+//!   exported characters ([`super::font`]); and the sticky-note shadow filter;
 //! - a background rectangle (optional);
 //! - one `<g id="ELEMENT ID" data-kind="KIND">` per element in drawing order,
 //!   holding its items: SDF shapes as `<rect>` / `<ellipse>` rotated with a
 //!   `transform`, paths (diamonds, triangles, ink, connector lines and their
 //!   arrowheads) as `<path>`, and text as one `<text>` whose `<tspan x y>`
 //!   lines are exactly the lines of [`crate::text`]'s layout, so line breaks
-//!   match the canvas. Text that overflows its box is clipped to it.
+//!   match the canvas (selectable text). With [`SvgOptions::text_as_paths`],
+//!   text is instead one `<path>` per text item: the outlines of the very
+//!   glyphs the layout placed (skrifa, unhinted), no font needed. Text that
+//!   overflows its box is clipped to it.
 //! - A frame's group holds the frame, its title, and a group clipped to the
 //!   frame's box (`clipPath`) with the frame's elements.
 //!
@@ -23,9 +26,10 @@
 //! and right-to-left scripts pass through as UTF-8; characters XML 1.0
 //! forbids (most C0 controls) are dropped.
 //!
-//! Not built yet: text as paths ([`SvgOptions::text_as_paths`] returns
-//! [`ExportError::TextAsPathsUnsupported`]) and font subsetting.
+//! Scope: the whole board, one frame (with its elements), or a selection of
+//! elements ([`Scope::Elements`]; a selected frame brings its elements).
 
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::io::{self, BufWriter, Write};
 
@@ -37,6 +41,8 @@ use crate::scene::{
     TextItem,
 };
 use crate::text::{FONT_BYTES, FONT_FAMILY, Fonts, PlacedText, Sizing};
+
+use super::font::{self, FontError, GlyphOutlines, Seg};
 
 /// Default space around the exported content, world units.
 pub const DEFAULT_PADDING: f64 = 32.0;
@@ -60,6 +66,9 @@ pub enum Scope {
     /// One frame and its elements, named by id or (when no frame has that
     /// id) by its title.
     Frame(String),
+    /// These elements (a selection), by id, and the elements of any frame
+    /// among them. Every id must exist.
+    Elements(Vec<String>),
 }
 
 /// Options of [`write_svg`]; start from [`SvgOptions::DEFAULT`].
@@ -76,11 +85,12 @@ pub struct SvgOptions {
     pub title: String,
     /// The document's `<desc>`; `None` writes what was exported. Default: `None`.
     pub description: Option<String>,
-    /// Embed the bundled font (`@font-face`, base64) when there is text.
-    /// Default: true.
+    /// Embed the bundled font (`@font-face`, base64: a subset with the
+    /// glyphs of the exported characters) when there is text exported as
+    /// text. Default: true.
     pub embed_font: bool,
-    /// Draw text as glyph outlines. Not built yet: `true` makes
-    /// [`write_svg`] fail with [`ExportError::TextAsPathsUnsupported`].
+    /// Draw text as glyph outlines (`<path>`) instead of `<text>`: looks the
+    /// same everywhere, needs no font, but is no longer selectable text.
     /// Default: false.
     pub text_as_paths: bool,
 }
@@ -149,8 +159,28 @@ pub enum ExportError {
         count: usize,
         ids: String,
     },
-    #[error("text as paths is not supported yet; export text as SVG text")]
-    TextAsPathsUnsupported,
+    #[error("no element has the id {0:?}")]
+    ElementNotFound(String),
+    #[error("nothing is selected to export")]
+    EmptySelection,
+    #[error("{0}")]
+    Font(#[from] FontError),
+    #[error("scale must be a number above 0 and at most 64 (1 = 100%), not {0}")]
+    BadScale(f64),
+    #[error(
+        "image too large: {width}x{height} pixels at scale {scale}, more than {max} pixels; \
+         lower the scale or export a frame or a selection"
+    )]
+    ImageTooLarge {
+        width: u64,
+        height: u64,
+        scale: f64,
+        max: u64,
+    },
+    #[error("cannot tell the format of {0}: name the output file .svg or .png")]
+    UnknownFormat(String),
+    #[error("{0}")]
+    Render(#[from] crate::render::RenderError),
     #[error("padding must be a finite number of at least 0, not {0}")]
     BadPadding(f64),
     #[error("cannot write the SVG: {0}")]
@@ -177,36 +207,180 @@ pub fn write_svg<W: Write>(
     options: &SvgOptions,
     out: W,
 ) -> Result<ExportStats, ExportError> {
-    if options.text_as_paths {
-        return Err(ExportError::TextAsPathsUnsupported);
+    write_svg_with_progress(scene, fonts, options, out, &mut |_, _| {})
+}
+
+/// Which elements of a scene an export holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection<'s> {
+    /// `None`: every element.
+    ids: Option<HashSet<&'s str>>,
+    /// The frame, for [`Scope::Frame`].
+    frame: Option<&'s SceneElement>,
+}
+
+impl<'s> Selection<'s> {
+    pub(crate) fn new(scene: &'s Scene, scope: &Scope) -> Result<Selection<'s>, ExportError> {
+        match scope {
+            Scope::Board => Ok(Selection {
+                ids: None,
+                frame: None,
+            }),
+            Scope::Frame(name) => {
+                let f = find_frame(scene, name)?;
+                let mut ids: HashSet<&str> = HashSet::from([f.id()]);
+                ids.extend(
+                    scene
+                        .children_of(f.id())
+                        .filter_map(|c| scene.get(c))
+                        .filter(|c| c.clip.is_some())
+                        .map(SceneElement::id),
+                );
+                Ok(Selection {
+                    ids: Some(ids),
+                    frame: Some(f),
+                })
+            }
+            Scope::Elements(list) => {
+                if list.is_empty() {
+                    return Err(ExportError::EmptySelection);
+                }
+                let mut ids = HashSet::new();
+                for id in list {
+                    let e = scene
+                        .get(id)
+                        .ok_or_else(|| ExportError::ElementNotFound(id.clone()))?;
+                    ids.insert(e.id());
+                    if e.kind() == Kind::Frame {
+                        ids.extend(
+                            scene
+                                .children_of(e.id())
+                                .filter_map(|c| scene.get(c))
+                                .map(SceneElement::id),
+                        );
+                    }
+                }
+                Ok(Selection {
+                    ids: Some(ids),
+                    frame: None,
+                })
+            }
+        }
     }
+
+    pub(crate) fn contains(&self, e: &SceneElement) -> bool {
+        self.ids.as_ref().is_none_or(|ids| ids.contains(e.id()))
+    }
+
+    /// The selected elements, back to front.
+    pub(crate) fn iter<'a>(
+        &'a self,
+        scene: &'s Scene,
+    ) -> impl Iterator<Item = &'s SceneElement> + 'a {
+        scene.iter().filter(|e| self.contains(e))
+    }
+
+    /// Ids of the selected elements (`None`: all).
+    pub(crate) fn ids(&self) -> Option<&HashSet<&'s str>> {
+        self.ids.as_ref()
+    }
+
+    /// Union of the selected elements' visible bounds, and how many there are.
+    pub(crate) fn bounds(&self, scene: &'s Scene) -> (Option<Rect>, usize) {
+        let mut bounds: Option<Rect> = None;
+        let mut count = 0;
+        for e in self.iter(scene) {
+            count += 1;
+            if let Some(b) = e.visible_bounds() {
+                bounds = Some(bounds.map_or(b, |u| u.union(b)));
+            }
+        }
+        (bounds, count)
+    }
+
+    /// "board", "frame \"TITLE\"" or "selection", for descriptions.
+    pub(crate) fn describe(&self) -> String {
+        match (self.frame, &self.ids) {
+            (Some(f), _) => format!("frame {:?}", frame_title(f)),
+            (None, Some(_)) => "selection".to_owned(),
+            (None, None) => "board".to_owned(),
+        }
+    }
+}
+
+/// Characters of exported text, for the font subset: a bitmap for ASCII
+/// (most of it), a set for the rest.
+struct CharSet {
+    ascii: [bool; 128],
+    other: BTreeSet<char>,
+}
+
+impl CharSet {
+    fn new() -> CharSet {
+        CharSet {
+            ascii: [false; 128],
+            other: BTreeSet::new(),
+        }
+    }
+
+    fn add(&mut self, s: &str) {
+        for b in s.bytes() {
+            if b < 128 {
+                self.ascii[usize::from(b)] = true;
+            }
+        }
+        if !s.is_ascii() {
+            self.other.extend(s.chars().filter(|c| !c.is_ascii()));
+        }
+    }
+
+    fn chars(&self) -> BTreeSet<char> {
+        let mut all = self.other.clone();
+        all.extend(
+            (0u8..128)
+                .filter(|&b| self.ascii[usize::from(b)])
+                .map(char::from)
+                .filter(|c| !c.is_ascii_control()),
+        );
+        all
+    }
+}
+
+/// [`write_svg`], calling `progress(written, total)` as elements are written
+/// (every 256 elements and once at the end).
+pub fn write_svg_with_progress<W: Write>(
+    scene: &Scene,
+    fonts: &mut Fonts,
+    options: &SvgOptions,
+    out: W,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ExportStats, ExportError> {
     if !options.padding.is_finite() || options.padding < 0.0 {
         return Err(ExportError::BadPadding(options.padding));
     }
-    let frame = match &options.scope {
-        Scope::Board => None,
-        Scope::Frame(name) => Some(find_frame(scene, name)?),
-    };
-    let in_scope = |e: &SceneElement| match frame {
-        None => true,
-        Some(f) => {
-            e.id() == f.id() || (e.clip.is_some() && e.element.parent.as_deref() == Some(f.id()))
-        }
-    };
+    let selection = Selection::new(scene, &options.scope)?;
+    let embed = options.embed_font && !options.text_as_paths;
 
-    // One pass for what the header needs: bounds, count, whether any text.
+    // One pass for what the header needs: bounds, count, whether any text
+    // (and which characters, for the font subset).
     let mut bounds: Option<Rect> = None;
     let mut count = 0;
     let mut has_text = false;
     let mut has_shadow = false;
-    for e in scene.iter().filter(|e| in_scope(e)) {
+    let mut chars = CharSet::new();
+    for e in selection.iter(scene) {
         count += 1;
         if let Some(b) = e.visible_bounds() {
             bounds = Some(bounds.map_or(b, |u| u.union(b)));
         }
         for item in &e.items {
             match item {
-                Item::Text(_) => has_text = true,
+                Item::Text(t) => {
+                    has_text = true;
+                    if embed {
+                        chars.add(&t.text);
+                    }
+                }
                 Item::Shape(s) if s.shadow => has_shadow = true,
                 _ => {}
             }
@@ -214,11 +388,27 @@ pub fn write_svg<W: Write>(
     }
     let content = bounds.unwrap_or_else(|| Rect::point(Vec2::ZERO));
     let view_box = content.expand(options.padding);
+    let font = if embed && has_text {
+        match font::subset_for_chars(&chars.chars()) {
+            Ok(bytes) => Some(std::borrow::Cow::Owned(bytes)),
+            Err(e) => {
+                tracing::warn!("{e}; embedding the whole font");
+                Some(std::borrow::Cow::Borrowed(FONT_BYTES))
+            }
+        }
+    } else {
+        None
+    };
 
     let mut w = Writer {
         out: BufWriter::with_capacity(64 * 1024, out),
         bytes: 0,
         next_clip: 0,
+        outlines: if options.text_as_paths && has_text {
+            Some(GlyphOutlines::new()?)
+        } else {
+            None
+        },
     };
     w.header(view_box)?;
     w.raw("<title>")?;
@@ -227,17 +417,14 @@ pub fn write_svg<W: Write>(
     match &options.description {
         Some(d) => w.text(d)?,
         None => {
-            let what = match frame {
-                Some(f) => format!("frame {:?}", frame_title(f)),
-                None => "board".to_owned(),
-            };
+            let what = selection.describe();
             w.text(&format!(
                 "Touchpoint export of the {what}: {count} elements. 1 unit = 1 px at 100% zoom."
             ))?;
         }
     }
     w.raw("</desc>\n")?;
-    w.defs(options.embed_font && has_text, has_shadow)?;
+    w.defs(font.as_deref(), has_shadow)?;
     if options.background {
         w.raw("<rect class=\"tp-background\" x=\"")?;
         w.num(view_box.min.x)?;
@@ -254,11 +441,17 @@ pub fn write_svg<W: Write>(
 
     // The frame whose clipped children group is open.
     let mut open_frame: Option<&str> = None;
-    for e in scene.iter().filter(|e| in_scope(e)) {
+    let mut written = 0;
+    progress(0, count);
+    for e in selection.iter(scene) {
         let child_of_open =
             e.clip.is_some() && open_frame.is_some() && e.element.parent.as_deref() == open_frame;
         if !child_of_open && open_frame.take().is_some() {
             w.raw("</g></g>\n")?;
+        }
+        written += 1;
+        if written % 256 == 0 {
+            progress(written, count);
         }
         w.element_open(e)?;
         match (e.kind(), &e.clip) {
@@ -274,7 +467,7 @@ pub fn write_svg<W: Write>(
             }
             (_, Some(clip)) if !child_of_open => {
                 // A clipped element outside its frame's group (not in drawing
-                // order); clip it on its own.
+                // order, or selected without its frame); clip it on its own.
                 let id = w.clip_path(clip)?;
                 w.raw("<g clip-path=\"url(#")?;
                 w.raw(&id)?;
@@ -291,6 +484,7 @@ pub fn write_svg<W: Write>(
     }
     w.raw("</svg>\n")?;
     w.out.flush()?;
+    progress(count, count);
     Ok(ExportStats {
         elements: count,
         bytes: w.bytes,
@@ -354,6 +548,8 @@ struct Writer<W: Write> {
     out: BufWriter<W>,
     bytes: u64,
     next_clip: u64,
+    /// Set when text is drawn as paths.
+    outlines: Option<GlyphOutlines>,
 }
 
 impl<W: Write> Writer<W> {
@@ -409,16 +605,16 @@ impl<W: Write> Writer<W> {
         self.raw("\">\n")
     }
 
-    fn defs(&mut self, font: bool, shadow: bool) -> io::Result<()> {
-        if !font && !shadow {
+    fn defs(&mut self, font: Option<&[u8]>, shadow: bool) -> io::Result<()> {
+        if font.is_none() && !shadow {
             return Ok(());
         }
         self.raw("<defs>\n")?;
-        if font {
+        if let Some(font) = font {
             self.raw("<style>@font-face{font-family:\"")?;
             self.raw(FONT_FAMILY)?;
             self.raw("\";src:url(data:font/ttf;base64,")?;
-            self.base64(FONT_BYTES)?;
+            self.base64(font)?;
             self.raw(") format(\"truetype\");}</style>\n")?;
         }
         if shadow {
@@ -484,7 +680,11 @@ impl<W: Write> Writer<W> {
                 Item::Path(p) => self.path(p)?,
                 Item::Text(t) => {
                     let placed = fonts.layout_item(t, Sizing::for_kind(e.kind()));
-                    self.text_item(t, &placed)?;
+                    if self.outlines.is_some() {
+                        self.text_paths(t, &placed)?;
+                    } else {
+                        self.text_item(t, &placed)?;
+                    }
                 }
             }
         }
@@ -651,6 +851,101 @@ impl<W: Write> Writer<W> {
         Ok(id)
     }
 
+    /// Opens a group clipped to the text's box when the text overflows it;
+    /// returns whether it did (close it with `</g>`).
+    fn open_text_clip(&mut self, t: &TextItem, placed: &PlacedText) -> io::Result<bool> {
+        if !placed.overflows {
+            return Ok(false);
+        }
+        let id = self.clip_path(&t.rect)?;
+        self.raw("<g clip-path=\"url(#")?;
+        self.raw(&id)?;
+        self.raw(")\">")?;
+        Ok(true)
+    }
+
+    /// Text as one `<path>` holding the outline of every glyph the layout
+    /// placed, at the layout's positions (no font needed to view it).
+    fn text_paths(&mut self, t: &TextItem, placed: &PlacedText) -> io::Result<()> {
+        let Some(mut outlines) = self.outlines.take() else {
+            return Ok(());
+        };
+        let result = self.text_paths_with(&mut outlines, t, placed);
+        self.outlines = Some(outlines);
+        result
+    }
+
+    fn text_paths_with(
+        &mut self,
+        outlines: &mut GlyphOutlines,
+        t: &TextItem,
+        placed: &PlacedText,
+    ) -> io::Result<()> {
+        let layout = &placed.layout;
+        let has_ink = layout
+            .lines
+            .iter()
+            .flat_map(|l| &l.glyphs)
+            .any(|g| !outlines.outline(g.glyph_id).is_empty());
+        if !has_ink {
+            return Ok(());
+        }
+        let clip = self.open_text_clip(t, placed)?;
+        let origin = t.rect.center - t.rect.half_size + placed.origin;
+        let scale = layout.font_size / outlines.units_per_em();
+        self.raw("<path class=\"tp-text\"")?;
+        self.rotation(&t.rect)?;
+        self.raw(" d=\"")?;
+        let mut first = true;
+        for line in &layout.lines {
+            let y0 = origin.y + line.baseline;
+            for g in &line.glyphs {
+                let x0 = origin.x + g.x;
+                let at = |x: f32, y: f32| {
+                    Vec2::new(x0 + f64::from(x) * scale, y0 - f64::from(y) * scale)
+                };
+                for seg in outlines.outline(g.glyph_id) {
+                    if !first {
+                        self.raw(" ")?;
+                    }
+                    first = false;
+                    match *seg {
+                        Seg::Move(x, y) => {
+                            self.raw("M")?;
+                            self.point(at(x, y))?;
+                        }
+                        Seg::Line(x, y) => {
+                            self.raw("L")?;
+                            self.point(at(x, y))?;
+                        }
+                        Seg::Quad(cx, cy, x, y) => {
+                            self.raw("Q")?;
+                            self.point(at(cx, cy))?;
+                            self.raw(" ")?;
+                            self.point(at(x, y))?;
+                        }
+                        Seg::Cubic(ax, ay, bx, by, x, y) => {
+                            self.raw("C")?;
+                            self.point(at(ax, ay))?;
+                            self.raw(" ")?;
+                            self.point(at(bx, by))?;
+                            self.raw(" ")?;
+                            self.point(at(x, y))?;
+                        }
+                        Seg::Close => self.raw("Z")?,
+                    }
+                }
+            }
+        }
+        self.raw("\" ")?;
+        self.paint("fill", Some(t.color))?;
+        self.raw("/>")?;
+        if clip {
+            self.raw("</g>")?;
+        }
+        Ok(())
+    }
+
     /// One `<text>` with a `<tspan>` per non-blank layout line, positioned
     /// where the layout puts it; anchored by alignment so that a viewer whose
     /// shaping differs by a hair still aligns the line as the canvas does.
@@ -660,15 +955,7 @@ impl<W: Write> Writer<W> {
         if layout.lines.iter().all(|l| l.range.is_empty()) {
             return Ok(());
         }
-        let clip = if placed.overflows {
-            let id = self.clip_path(&t.rect)?;
-            self.raw("<g clip-path=\"url(#")?;
-            self.raw(&id)?;
-            self.raw(")\">")?;
-            true
-        } else {
-            false
-        };
+        let clip = self.open_text_clip(t, placed)?;
         let origin = t.rect.center - t.rect.half_size + placed.origin;
         self.raw("<text")?;
         self.rotation(&t.rect)?;
@@ -731,6 +1018,7 @@ mod tests {
             out: BufWriter::new(Vec::new()),
             bytes: 0,
             next_clip: 0,
+            outlines: None,
         };
         w.text(s).unwrap();
         String::from_utf8(w.out.into_inner().unwrap()).unwrap()
@@ -768,6 +1056,7 @@ mod tests {
                 out: BufWriter::new(Vec::new()),
                 bytes: 0,
                 next_clip: 0,
+                outlines: None,
             };
             w.base64(input.as_bytes()).unwrap();
             assert_eq!(w.bytes as usize, want.len());
