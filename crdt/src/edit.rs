@@ -544,6 +544,15 @@ impl Board {
                 targets.push((child, m));
             }
         }
+        // A moved grid (perhaps inside a moved frame) carries its cells' elements.
+        let grids = self.grids_among(&txn, targets.iter().map(|(id, _)| id.as_str()));
+        for member in self.grid_members(&txn, &grids) {
+            if seen.insert(member.clone())
+                && let Some(Out::YMap(m)) = elements.get(&txn, &member)
+            {
+                targets.push((member, m));
+            }
+        }
         for (_, map) in targets {
             if get_string(&map, &txn, key::KIND).as_deref() == Some(Kind::Connector.as_str()) {
                 for side in [EndSide::From, EndSide::To] {
@@ -887,6 +896,9 @@ impl Board {
             doomed.insert((*id).to_owned());
         }
         doomed.extend(self.children_of(&txn, &frames));
+        // Deleting a grid deletes the elements in its cells, as for frames.
+        let grids = self.grids_among(&txn, doomed.iter().map(String::as_str));
+        doomed.extend(self.grid_members(&txn, &grids));
         // Connector ends bound to a doomed element keep its anchor's position
         // as their last known point. Only the binding fields are read, so a
         // delete on a large board costs one pass over raw maps, not a snapshot.

@@ -1266,6 +1266,42 @@ impl Board {
     }
 }
 
+impl Board {
+    /// The grid ids among `ids`.
+    pub(crate) fn grids_among<'a, T: ReadTxn>(
+        &self,
+        txn: &T,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> HashSet<String> {
+        ids.filter(|id| {
+            matches!(self.elements.get(txn, id), Some(Out::YMap(m))
+                if str_of(m.get(txn, key::KIND)).as_deref() == Some(Kind::Grid.as_str()))
+        })
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// Elements whose `cell` names one of `grids` (whether or not the cell
+    /// still exists), sorted: what moves and is deleted with a grid.
+    pub(crate) fn grid_members<T: ReadTxn>(&self, txn: &T, grids: &HashSet<String>) -> Vec<String> {
+        if grids.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = self
+            .elements
+            .iter(txn)
+            .filter_map(|(id, v)| match v {
+                Out::YMap(m) => read_cell(&m, txn)
+                    .filter(|c| grids.contains(&c.grid) && !grids.contains(id))
+                    .map(|_| id.to_owned()),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
 /// Origin of [`Board::settle_grids`] transactions: not tracked by undo.
 pub const SETTLE_ORIGIN: &str = "touchpoint:settle";
 

@@ -458,3 +458,20 @@ proptest! {
         assert_inside(&a, &c.id);
     }
 }
+
+#[test]
+fn moving_a_grid_carries_its_stickies_and_deleting_it_deletes_them() {
+    let mut b = Board::with_client_id(1);
+    let c = b.create_grid(journey()).unwrap();
+    let free = b.create(NewElement::sticky(5000.0, 0.0, "free")).unwrap();
+    let before = b.element(&c.contents[0]).unwrap().geom;
+    b.move_by(&[&c.id], 100.0, -50.0).unwrap();
+    let after = b.element(&c.contents[0]).unwrap().geom;
+    assert_eq!((after.x, after.y), (before.x + 100.0, before.y - 50.0));
+    assert!(!b.grids_unsettled());
+    b.delete(&[&c.id]).unwrap();
+    assert_eq!(b.len(), 1);
+    assert!(b.element(&free).is_some());
+    assert!(b.undo());
+    assert_eq!(membership(&b, &c.id).len(), c.contents.len());
+}
