@@ -21,3 +21,5 @@ pub mod scene;
 pub mod templates;
 pub mod text;
 pub mod tools;
+pub mod ui;
+pub mod workspace;

@@ -134,9 +134,7 @@ fn main() -> ExitCode {
             scale,
             text_as_paths,
         }),
-        None => Err(anyhow::anyhow!(
-            "the canvas window is not built yet; try `touchpoint render BOARD.tpboard -o OUT.png`, `touchpoint export BOARD.tpboard -o OUT.svg` or `touchpoint inspect BOARD.tpboard`"
-        )),
+        None => touchpoint::ui::run(args.board),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

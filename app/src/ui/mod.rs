@@ -1,0 +1,310 @@
+//! The app window: winit events in, one egui pass per frame, the canvas and
+//! egui drawn by [`gpu::Gpu`], the board autosaved between frames.
+//!
+//! The loop sleeps until something happens (input, an egui repaint request,
+//! the autosave deadline): an idle board costs no CPU.
+//!
+//! - [`canvas`]: input on the canvas (camera, tools, shortcuts), text editor
+//! - [`overlay`]: selection, handles, hover, gesture previews
+//! - [`panels`]: menu, toolbar, properties, status, path dialog
+//! - [`settings`]: data directory and recent boards
+
+pub mod canvas;
+mod gpu;
+pub mod overlay;
+pub mod panels;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use winit::application::ApplicationHandler;
+use winit::dpi::LogicalSize;
+use winit::event::WindowEvent;
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::window::{Window, WindowId};
+
+use crate::geom::Vec2;
+use crate::workspace::Workspace;
+use canvas::CanvasInput;
+use gpu::Gpu;
+use panels::{Command, Panels};
+use settings::Settings;
+
+/// Opens the window on `board` (created when missing), or on a new board in
+/// the data directory. Returns when the window closes; the board is saved.
+pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut settings = Settings::load();
+    let path = match board {
+        Some(p) => p,
+        None => settings.new_board_path().with_context(|| {
+            format!("cannot create a board in {}", settings.data_dir().display())
+        })?,
+    };
+    let workspace = Workspace::open_or_create(&path)?;
+    settings.add_recent(&path);
+    let event_loop = EventLoop::new().context("cannot open a window (is a display available?)")?;
+    let mut shell = Shell {
+        panels: Panels {
+            recent: settings.recent().to_vec(),
+            ..Panels::default()
+        },
+        settings,
+        workspace,
+        canvas: CanvasInput::default(),
+        egui: egui::Context::default(),
+        running: None,
+        error: None,
+        repaint_at: None,
+        title: String::new(),
+    };
+    setup_egui(&shell.egui);
+    event_loop.run_app(&mut shell)?;
+    shell.workspace.stop_editing();
+    if shell.workspace.file.is_dirty() && shell.workspace.save().is_err() {
+        tracing::warn!("the last changes could not be saved");
+    }
+    match shell.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Light theme (the board is light), no egui zoom on Ctrl+plus/minus (the
+/// canvas zooms), and the bundled DejaVu Sans as a fallback font so the
+/// toolbar's symbols (arrows, shapes) have glyphs.
+fn setup_egui(ctx: &egui::Context) {
+    ctx.options_mut(|o| o.zoom_with_keyboard = false);
+    ctx.set_visuals(egui::Visuals::light());
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "dejavu".to_owned(),
+        Arc::new(egui::FontData::from_static(crate::text::FONT_BYTES)),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("dejavu".to_owned());
+    }
+    ctx.set_fonts(fonts);
+}
+
+struct Running {
+    window: Arc<Window>,
+    gpu: Gpu,
+    egui_state: egui_winit::State,
+}
+
+struct Shell {
+    settings: Settings,
+    workspace: Workspace,
+    panels: Panels,
+    canvas: CanvasInput,
+    egui: egui::Context,
+    running: Option<Running>,
+    error: Option<anyhow::Error>,
+    /// When egui asked for its next frame.
+    repaint_at: Option<Instant>,
+    title: String,
+}
+
+impl Shell {
+    fn start(&mut self, event_loop: &ActiveEventLoop) -> anyhow::Result<()> {
+        let attrs = Window::default_attributes()
+            .with_title("Touchpoint")
+            .with_inner_size(LogicalSize::new(1280.0, 800.0))
+            .with_min_inner_size(LogicalSize::new(480.0, 320.0));
+        let window = Arc::new(
+            event_loop
+                .create_window(attrs)
+                .context("cannot open a window")?,
+        );
+        let gpu = Gpu::new(window.clone(), event_loop.owned_display_handle())?;
+        tracing::info!("window on {}", gpu.adapter_name());
+        self.panels.adapter = gpu.adapter_name().to_owned();
+        let egui_state = egui_winit::State::new(
+            self.egui.clone(),
+            egui::ViewportId::ROOT,
+            &window,
+            Some(window.scale_factor() as f32),
+            None,
+            Some(gpu.max_texture_side()),
+        );
+        let size = window.inner_size();
+        self.workspace.set_viewport(
+            Vec2::new(f64::from(size.width), f64::from(size.height)),
+            window.scale_factor(),
+        );
+        self.workspace.zoom_to_fit();
+        window.request_redraw();
+        self.running = Some(Running {
+            window,
+            gpu,
+            egui_state,
+        });
+        Ok(())
+    }
+
+    fn open(&mut self, path: &Path) {
+        match Workspace::open_or_create(path) {
+            Ok(ws) => {
+                self.workspace.stop_editing();
+                if self.workspace.file.is_dirty() {
+                    let _ = self.workspace.save();
+                }
+                let camera = self.workspace.camera;
+                self.workspace = ws;
+                self.workspace
+                    .set_viewport(camera.viewport_px(), camera.scale_factor());
+                self.workspace.zoom_to_fit();
+                self.canvas = CanvasInput::default();
+                self.settings.add_recent(path);
+                self.panels.recent = self.settings.recent().to_vec();
+            }
+            Err(e) => self.workspace.message = Some(e.to_string()),
+        }
+    }
+
+    fn redraw(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let raw = running.egui_state.take_egui_input(&running.window);
+        let ws = &mut self.workspace;
+        let canvas = &mut self.canvas;
+        let panels = &mut self.panels;
+        let mut commands = Vec::new();
+        let output = self.egui.run_ui(raw, |ui| {
+            egui::CentralPanel::default()
+                .frame(egui::Frame::NONE)
+                .show(ui, |ui| canvas::show(ui, ws, canvas));
+            commands = panels::show(ui, ws, panels);
+        });
+        running
+            .egui_state
+            .handle_platform_output(&running.window, output.platform_output);
+        let jobs = self.egui.tessellate(output.shapes, output.pixels_per_point);
+        let mut textures = output.textures_delta;
+        let result = running.gpu.frame(
+            &ws.scene,
+            &ws.camera,
+            &jobs,
+            &mut textures,
+            output.pixels_per_point,
+        );
+        if let Err(e) = result {
+            self.error = Some(e.into());
+            event_loop.exit();
+            return;
+        }
+        self.repaint_at = output
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.repaint_delay)
+            .filter(|d| *d < Duration::from_secs(3600))
+            .map(|d| Instant::now() + d);
+        let title = format!(
+            "{}{} — Touchpoint",
+            ws.file.display_name(),
+            if ws.board.read_only().is_some() {
+                " (read-only)"
+            } else {
+                ""
+            }
+        );
+        if title != self.title {
+            running.window.set_title(&title);
+            self.title = title;
+        }
+        for command in commands {
+            match command {
+                Command::Quit => event_loop.exit(),
+                Command::Open(path) => self.open(&path),
+                Command::NewBoard => match self.settings.new_board_path() {
+                    Ok(p) => self.open(&p),
+                    Err(e) => self.workspace.message = Some(format!("cannot create a board: {e}")),
+                },
+            }
+        }
+    }
+}
+
+impl ApplicationHandler for Shell {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if self.running.is_some() {
+            return;
+        }
+        if let Err(e) = self.start(event_loop) {
+            self.error = Some(e);
+            event_loop.exit();
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let response = running.egui_state.on_window_event(&running.window, &event);
+        match event {
+            WindowEvent::CloseRequested => event_loop.exit(),
+            WindowEvent::Resized(size) => {
+                running.gpu.resize(size.width, size.height);
+                self.workspace.set_viewport(
+                    Vec2::new(f64::from(size.width), f64::from(size.height)),
+                    running.window.scale_factor(),
+                );
+                running.window.request_redraw();
+            }
+            WindowEvent::ScaleFactorChanged { scale_factor, .. } => {
+                let size = running.window.inner_size();
+                self.workspace.set_viewport(
+                    Vec2::new(f64::from(size.width), f64::from(size.height)),
+                    scale_factor,
+                );
+                running.window.request_redraw();
+            }
+            WindowEvent::RedrawRequested => self.redraw(event_loop),
+            _ => {
+                if response.repaint {
+                    running.window.request_redraw();
+                }
+            }
+        }
+    }
+
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        let now = Instant::now();
+        // Remote changes (collaboration) land in the change queue too.
+        if self.workspace.sync()
+            && let Some(r) = &self.running
+        {
+            r.window.request_redraw();
+        }
+        if self.workspace.autosave(now)
+            && let Some(r) = &self.running
+        {
+            // The status line says "Saved" now.
+            r.window.request_redraw();
+        }
+        if let Some(at) = self.repaint_at
+            && at <= now
+        {
+            self.repaint_at = None;
+            if let Some(r) = &self.running {
+                r.window.request_redraw();
+            }
+        }
+        let wake = [self.repaint_at, self.workspace.autosave_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        event_loop.set_control_flow(match wake {
+            Some(t) => ControlFlow::WaitUntil(t),
+            None => ControlFlow::Wait,
+        });
+    }
+}

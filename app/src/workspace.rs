@@ -1,0 +1,459 @@
+//! One open board in the app: the document, its scene, the tools, the camera
+//! and the file it autosaves to, with the commands the interface offers
+//! (copy, paste, restyle, zoom...). No window types: the window translates its
+//! events into calls here, and tests drive a workspace with no window at all.
+//!
+//! Every board lives in a file from the moment it is opened or created (a new
+//! board gets one in the data directory), and any change is written back
+//! within [`AUTOSAVE_DELAY`]: closing the window or a crash loses at most
+//! that much work. Saves are atomic (a crash mid-save keeps the old file).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use touchpoint_crdt::file::{self, FileError};
+use touchpoint_crdt::{Board, Changes, EditError, Kind, Reorder, StylePatch, Subscription};
+
+use crate::camera::Camera;
+use crate::clipboard::{Clip, DUPLICATE_OFFSET, PasteError};
+use crate::geom::{Rect, Vec2};
+use crate::scene::Scene;
+use crate::tools::{Input, Response, ToolContext, Tools};
+
+/// How long after the first unsaved change the board is written.
+pub const AUTOSAVE_DELAY: Duration = Duration::from_millis(500);
+
+/// Margin (logical points) around content when zooming to fit.
+pub const FIT_PADDING_PT: f64 = 48.0;
+
+/// The board's file and whether it holds the latest state.
+#[derive(Debug)]
+pub struct BoardFile {
+    path: PathBuf,
+    /// When the first change not yet on disk was made.
+    dirty_since: Option<Instant>,
+    /// The last save's error, cleared by the next good save.
+    error: Option<String>,
+}
+
+impl BoardFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty_since.is_some()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The file name without extension, for the window title.
+    pub fn display_name(&self) -> String {
+        self.path
+            .file_stem()
+            .map_or_else(|| "Untitled".into(), |s| s.to_string_lossy().into_owned())
+    }
+}
+
+/// An open board and everything the interface needs to work on it.
+pub struct Workspace {
+    pub board: Board,
+    pub scene: Scene,
+    pub tools: Tools,
+    pub camera: Camera,
+    pub file: BoardFile,
+    /// The element whose text is being edited in place, if any.
+    pub editing: Option<String>,
+    /// Where the pointer is on the board (world units), for paste.
+    pub pointer: Option<Vec2>,
+    /// What the user should read next (an edit refused, a save failed).
+    pub message: Option<String>,
+    /// A copy kept in the process, for when the system clipboard is unavailable.
+    clip: Option<Clip>,
+    queue: Arc<Mutex<Vec<Changes>>>,
+    _sub: Subscription,
+}
+
+impl Workspace {
+    /// Opens `path`, or starts a new board there when the file does not
+    /// exist yet (written at once, so the board is in its file from the start).
+    pub fn open_or_create(path: &Path) -> Result<Workspace, FileError> {
+        if path.exists() {
+            let board = file::load(path)?;
+            let mut ws = Workspace::with_board(board, path.to_owned());
+            if let Some(ro) = ws.board.read_only() {
+                ws.message = Some(ro.to_string());
+            }
+            ws.zoom_to_fit();
+            Ok(ws)
+        } else {
+            let board = Board::new();
+            file::save(&board, path)?;
+            Ok(Workspace::with_board(board, path.to_owned()))
+        }
+    }
+
+    /// A board that already lives in memory (a template, a test).
+    pub fn with_board(board: Board, path: PathBuf) -> Workspace {
+        let (sub, queue) = board.change_queue();
+        Workspace {
+            scene: Scene::build(&board),
+            board,
+            tools: Tools::new(),
+            camera: Camera::new(Vec2::new(1280.0, 800.0), 1.0),
+            file: BoardFile {
+                path,
+                dirty_since: None,
+                error: None,
+            },
+            editing: None,
+            pointer: None,
+            message: None,
+            clip: None,
+            queue,
+            _sub: sub,
+        }
+    }
+
+    /// Brings the scene up to date with every change since the last call
+    /// (local edits and, later, collaborators'), marks the file dirty, and
+    /// drops selected or edited elements that no longer exist. Returns
+    /// whether anything changed.
+    pub fn sync(&mut self) -> bool {
+        let pending: Vec<Changes> = match self.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        if pending.is_empty() {
+            return false;
+        }
+        for c in &pending {
+            self.scene.apply(&self.board, c);
+        }
+        self.tools.prune_selection(&self.scene);
+        if self
+            .editing
+            .as_deref()
+            .is_some_and(|id| self.scene.get(id).is_none())
+        {
+            self.editing = None;
+        }
+        if self.file.dirty_since.is_none() {
+            self.file.dirty_since = Some(Instant::now());
+        }
+        true
+    }
+
+    /// Sends one input event to the tools; a refused edit becomes the message.
+    pub fn handle(&mut self, input: &Input) -> Response {
+        if let Input::PointerMove { pos, .. } | Input::PointerDown { pos, .. } = input {
+            self.pointer = Some(*pos);
+        }
+        let mut ctx = ToolContext {
+            board: &mut self.board,
+            scene: &self.scene,
+            units_per_pixel: self.camera.units_per_pixel(),
+        };
+        let response = match self.tools.handle(input, &mut ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                self.message = Some(e.to_string());
+                Response::default()
+            }
+        };
+        self.sync();
+        if let Some(id) = &response.edit_text {
+            self.editing = Some(id.clone());
+        }
+        response
+    }
+
+    /// When the next autosave is due, if anything is unsaved.
+    pub fn autosave_deadline(&self) -> Option<Instant> {
+        if self.board.read_only().is_some() {
+            return None;
+        }
+        self.file.dirty_since.map(|t| t + AUTOSAVE_DELAY)
+    }
+
+    /// Saves if the autosave deadline has passed. Returns whether it saved.
+    pub fn autosave(&mut self, now: Instant) -> bool {
+        match self.autosave_deadline() {
+            Some(due) if now >= due => self.save().is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Writes the board to its file now.
+    pub fn save(&mut self) -> Result<(), String> {
+        if let Some(ro) = self.board.read_only() {
+            return Err(ro.to_string());
+        }
+        match file::save(&self.board, &self.file.path) {
+            Ok(()) => {
+                self.file.dirty_since = None;
+                self.file.error = None;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::warn!("{msg}");
+                self.file.error = Some(msg.clone());
+                Err(msg)
+            }
+        }
+    }
+
+    /// Writes the board to `path` and makes that its file from now on.
+    pub fn save_as(&mut self, path: &Path) -> Result<(), String> {
+        let old = std::mem::replace(&mut self.file.path, path.to_owned());
+        self.save().inspect_err(|_| self.file.path = old)
+    }
+
+    /// Edits the text of `id` to read `new`, as character-level edits of its
+    /// Y.Text (only the differing middle is deleted and inserted, so a
+    /// collaborator's concurrent typing elsewhere in the text survives).
+    pub fn set_text(&mut self, id: &str, new: &str) {
+        let current = self
+            .board
+            .element(id)
+            .and_then(|e| e.body.text().map(str::to_owned));
+        if current.as_deref() == Some(new) {
+            return;
+        }
+        if let Err(e) = self.board.set_text(id, new) {
+            self.message = Some(e.to_string());
+        }
+        self.sync();
+    }
+
+    /// Ends in-place text editing (the word being typed ends its undo step).
+    pub fn stop_editing(&mut self) {
+        if self.editing.take().is_some() {
+            self.board.end_undo_step();
+        }
+    }
+
+    fn selected_ids(&self) -> Vec<String> {
+        self.tools
+            .selection()
+            .iter()
+            .filter(|id| self.scene.get(id).is_some())
+            .cloned()
+            .collect()
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut Board, &[&str]) -> Result<(), EditError>) {
+        let ids = self.selected_ids();
+        if ids.is_empty() {
+            return;
+        }
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if let Err(e) = f(&mut self.board, &refs) {
+            self.message = Some(e.to_string());
+        }
+        self.sync();
+    }
+
+    /// Applies a style change to every selected element.
+    pub fn restyle(&mut self, patch: StylePatch) {
+        self.edit(|b, ids| b.restyle(ids, patch));
+    }
+
+    pub fn reorder(&mut self, how: Reorder) {
+        self.edit(|b, ids| b.reorder(ids, how));
+    }
+
+    pub fn delete_selection(&mut self) {
+        self.edit(|b, ids| b.delete(ids));
+    }
+
+    /// Copies the selection; returns the clipboard text (also kept here).
+    pub fn copy(&mut self) -> Option<String> {
+        let clip = Clip::copy(&self.board, self.tools.selection())?;
+        let text = clip.to_text();
+        self.clip = Some(clip);
+        Some(text)
+    }
+
+    /// Copies the selection and deletes it.
+    pub fn cut(&mut self) -> Option<String> {
+        let text = self.copy()?;
+        self.delete_selection();
+        Some(text)
+    }
+
+    /// Pastes clipboard text (or, with None, the last copy made here), with
+    /// its centre under the pointer, and selects what was pasted.
+    pub fn paste(&mut self, text: Option<&str>) -> Result<usize, PasteError> {
+        let clip = match text {
+            Some(t) => Clip::from_text(t)?,
+            None => self.clip.clone().ok_or(PasteError::NotElements)?,
+        };
+        let target = self
+            .pointer
+            .filter(|p| self.camera.visible_world_rect().contains(*p))
+            .unwrap_or_else(|| self.camera.visible_world_rect().center());
+        let ids = clip.paste(&mut self.board, clip.offset_to_center_at(target))?;
+        self.sync();
+        let n = ids.len();
+        self.tools.set_selection(ids);
+        Ok(n)
+    }
+
+    /// Copies the selection next to itself and selects the copy.
+    pub fn duplicate(&mut self) {
+        let Some(clip) = Clip::copy(&self.board, self.tools.selection()) else {
+            return;
+        };
+        match clip.paste(&mut self.board, Vec2::splat(DUPLICATE_OFFSET)) {
+            Ok(ids) => {
+                self.sync();
+                self.tools.set_selection(ids);
+            }
+            Err(e) => self.message = Some(e.to_string()),
+        }
+    }
+
+    /// The viewport changed size or scale factor (physical pixels).
+    pub fn set_viewport(&mut self, viewport_px: Vec2, scale_factor: f64) {
+        if (scale_factor - self.camera.scale_factor()).abs() > f64::EPSILON {
+            self.camera.set_scale_factor(scale_factor, viewport_px);
+        } else {
+            self.camera.set_viewport_px(viewport_px);
+        }
+    }
+
+    pub fn zoom_to_fit(&mut self) {
+        if let Some(r) = self.scene.world_bounds() {
+            let pad = FIT_PADDING_PT * self.camera.scale_factor();
+            self.camera.zoom_to_fit(r, pad);
+        }
+    }
+
+    pub fn zoom_to_selection(&mut self) {
+        let bounds = self
+            .selected_ids()
+            .iter()
+            .filter_map(|id| self.scene.get(id).and_then(|e| e.visible_bounds()))
+            .reduce(Rect::union);
+        match bounds {
+            Some(r) => {
+                let pad = FIT_PADDING_PT * self.camera.scale_factor();
+                self.camera.zoom_to_fit(r, pad);
+            }
+            None => self.zoom_to_fit(),
+        }
+    }
+
+    /// The one selected element, when exactly one is selected.
+    pub fn single_selection(&self) -> Option<&crate::scene::SceneElement> {
+        let sel: &BTreeSet<String> = self.tools.selection();
+        if sel.len() != 1 {
+            return None;
+        }
+        sel.iter().next().and_then(|id| self.scene.get(id))
+    }
+
+    /// Kinds among the selection, for the properties panel.
+    pub fn selected_kinds(&self) -> BTreeSet<Kind> {
+        self.tools
+            .selection()
+            .iter()
+            .filter_map(|id| self.scene.get(id).map(|e| e.kind()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use touchpoint_crdt::{Color, NewElement};
+
+    use super::*;
+
+    fn workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open_or_create(&dir.path().join("b.tpboard")).unwrap();
+        (dir, ws)
+    }
+
+    #[test]
+    fn a_new_board_is_on_disk_at_once_and_autosaves_after_a_change() {
+        let (dir, mut ws) = workspace();
+        let path = dir.path().join("b.tpboard");
+        assert!(path.exists());
+        assert!(ws.autosave_deadline().is_none());
+        ws.board.create(NewElement::sticky(0.0, 0.0, "hi")).unwrap();
+        assert!(ws.sync());
+        let due = ws.autosave_deadline().unwrap();
+        assert!(
+            !ws.autosave(due - Duration::from_millis(1)),
+            "not before the delay"
+        );
+        assert!(ws.autosave(due));
+        assert!(!ws.file.is_dirty());
+        let reopened = file::load(&path).unwrap();
+        assert_eq!(reopened.len(), 1);
+    }
+
+    #[test]
+    fn save_as_moves_the_board_and_a_failed_save_keeps_the_old_path() {
+        let (dir, mut ws) = workspace();
+        let other = dir.path().join("copy.tpboard");
+        ws.save_as(&other).unwrap();
+        assert_eq!(ws.file.path(), other);
+        let bad = dir.path().join("no/such/dir/x.tpboard");
+        let err = ws.save_as(&bad).unwrap_err();
+        assert!(err.contains("cannot save"), "{err}");
+        assert_eq!(ws.file.path(), other);
+        assert!(ws.file.error().is_some());
+    }
+
+    #[test]
+    fn copy_paste_and_duplicate_select_the_new_elements() {
+        let (_dir, mut ws) = workspace();
+        let id = ws.board.create(NewElement::sticky(0.0, 0.0, "a")).unwrap();
+        ws.sync();
+        ws.tools.set_selection([id.clone()]);
+        let text = ws.copy().unwrap();
+        ws.pointer = Some(ws.camera.visible_world_rect().center());
+        assert_eq!(ws.paste(Some(&text)).unwrap(), 1);
+        assert_eq!(ws.board.len(), 2);
+        assert!(!ws.tools.selection().contains(&id));
+        ws.duplicate();
+        assert_eq!(ws.board.len(), 3);
+        assert!(ws.paste(Some("plain words")).is_err());
+        assert_eq!(ws.board.len(), 3);
+    }
+
+    #[test]
+    fn restyle_applies_to_the_selection_and_set_text_is_undoable() {
+        let (_dir, mut ws) = workspace();
+        let id = ws.board.create(NewElement::sticky(0.0, 0.0, "")).unwrap();
+        ws.sync();
+        ws.tools.set_selection([id.clone()]);
+        let pink = Color(0xff, 0xc0, 0xcb);
+        ws.restyle(StylePatch {
+            fill: Some(Some(pink)),
+            ..StylePatch::default()
+        });
+        assert_eq!(ws.board.element(&id).unwrap().style.fill, Some(pink));
+        ws.editing = Some(id.clone());
+        ws.set_text(&id, "Queue");
+        ws.set_text(&id, "Queue at desk");
+        ws.stop_editing();
+        assert_eq!(
+            ws.board.element(&id).unwrap().body.text(),
+            Some("Queue at desk")
+        );
+        assert!(ws.board.undo());
+        assert_ne!(
+            ws.board.element(&id).unwrap().body.text(),
+            Some("Queue at desk")
+        );
+    }
+}
