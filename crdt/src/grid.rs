@@ -691,7 +691,8 @@ impl Board {
                 .iter()
                 .filter_map(|l| sizes.get(&(l.id.clone(), stage.id.clone())))
                 .map(|els| slot(els)[0] + 2.0 * CELL_PADDING)
-                .fold(0.0, f64::max);
+                .fold(0.0, f64::max)
+                .min(MAX_TRACK);
             if need > stage.width + 1e-6 {
                 stage.width = clamp_size(need);
                 fixes.push(Fix::Size(Axis::Stage, stage.id.clone(), stage.width));
@@ -715,6 +716,9 @@ impl Board {
                     );
                 }
             }
+            // Clamped first, so a cell too full for the largest lane does
+            // not ask to be settled again and again.
+            let need = need.min(MAX_TRACK);
             if need > lane.height + 1e-6 {
                 lane.height = clamp_size(need);
                 fixes.push(Fix::Size(Axis::Lane, lane.id.clone(), lane.height));
@@ -1156,26 +1160,56 @@ impl Board {
         Ok(())
     }
 
+    /// The cell under world point `p` in the topmost grid there, if any (for
+    /// highlighting the drop target while dragging).
+    pub fn cell_at(&self, p: [f64; 2]) -> Option<CellRef> {
+        self.grid_ids().iter().rev().find_map(|g| {
+            let view = self.grid_view(g)?;
+            let (lane, stage) = view.cell_at(p)?;
+            Some(CellRef {
+                grid: g.clone(),
+                lane,
+                stage,
+            })
+        })
+    }
+
+    /// Creates an element directly in a cell (the sticky tool used inside a
+    /// grid): one undo step.
+    pub fn create_in_cell(&mut self, new: NewElement, cell: &CellRef) -> Result<String, EditError> {
+        self.check_cell(cell)?;
+        let id = self.create(new)?;
+        // Same undo step as the creation: no new `begin_edit`.
+        let mut txn = self.txn();
+        self.set_cell_in(&mut txn, &[&id], Some(cell))?;
+        Ok(id)
+    }
+
+    fn check_cell(&self, c: &CellRef) -> Result<(), EditError> {
+        let view = self
+            .grid_view(&c.grid)
+            .ok_or_else(|| EditError::NotFound(c.grid.clone()))?;
+        let lane = view
+            .grid
+            .lanes
+            .iter()
+            .find(|l| l.id == c.lane)
+            .ok_or_else(|| EditError::NotFound(c.lane.clone()))?;
+        if lane.role == LaneRole::Line {
+            return Err(invalid("cell", "a line lane holds no stickies"));
+        }
+        view.grid
+            .stage_index(&c.stage)
+            .ok_or_else(|| EditError::NotFound(c.stage.clone()))?;
+        Ok(())
+    }
+
     /// Puts elements into a cell (or takes them out of any with `None`) and
     /// lays the grid out: the app calls this when stickies are dropped.
     pub fn set_cell(&mut self, ids: &[&str], cell: Option<&CellRef>) -> Result<(), EditError> {
         self.writable()?;
         if let Some(c) = cell {
-            let view = self
-                .grid_view(&c.grid)
-                .ok_or_else(|| EditError::NotFound(c.grid.clone()))?;
-            let lane = view
-                .grid
-                .lanes
-                .iter()
-                .find(|l| l.id == c.lane)
-                .ok_or_else(|| EditError::NotFound(c.lane.clone()))?;
-            if lane.role == LaneRole::Line {
-                return Err(invalid("cell", "a line lane holds no stickies"));
-            }
-            view.grid
-                .stage_index(&c.stage)
-                .ok_or_else(|| EditError::NotFound(c.stage.clone()))?;
+            self.check_cell(c)?;
         }
         self.begin_edit()?;
         let mut txn = self.txn();

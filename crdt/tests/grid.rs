@@ -475,3 +475,53 @@ fn moving_a_grid_carries_its_stickies_and_deleting_it_deletes_them() {
     assert!(b.undo());
     assert_eq!(membership(&b, &c.id).len(), c.contents.len());
 }
+
+#[test]
+fn creating_in_a_cell_and_finding_the_cell_under_a_point() {
+    let mut b = Board::with_client_id(1);
+    let c = b.create_grid(journey()).unwrap();
+    let cell = CellRef {
+        grid: c.id.clone(),
+        lane: c.lanes[0].clone(),
+        stage: c.stages[3].clone(),
+    };
+    let s = b
+        .create_in_cell(NewElement::sticky(0.0, 0.0, "in place"), &cell)
+        .unwrap();
+    assert_eq!(b.cell_of(&s), Some(cell.clone()));
+    let center = b.element(&s).unwrap().geom.center();
+    assert_eq!(b.cell_at(center), Some(cell));
+    assert_eq!(b.cell_at([-10_000.0, 0.0]), None);
+    // One undo step removes the sticky.
+    assert!(b.undo());
+    assert!(b.element(&s).is_none());
+    let line = CellRef {
+        grid: c.id.clone(),
+        lane: c.lanes[1].clone(),
+        stage: c.stages[0].clone(),
+    };
+    let n = b.len();
+    assert!(
+        b.create_in_cell(NewElement::sticky(0.0, 0.0, "x"), &line)
+            .is_err()
+    );
+    assert_eq!(b.len(), n, "nothing written on a refused edit");
+}
+
+#[test]
+fn an_overfull_cell_settles_once() {
+    let mut b = Board::with_client_id(1);
+    let mut g = journey();
+    g.contents = vec![(
+        0,
+        0,
+        NewElement::sticky(0.0, 0.0, "huge").with_geometry(touchpoint_crdt::Geometry::new(
+            0.0, 0.0, 150_000.0, 150_000.0,
+        )),
+    )];
+    let c = b.create_grid(g).unwrap();
+    assert!(!b.grids_unsettled());
+    assert!(!b.settle_grids().unwrap());
+    let v = b.grid_view(&c.id).unwrap();
+    assert_eq!(v.grid.lanes[0].height, touchpoint_crdt::grid::MAX_TRACK);
+}

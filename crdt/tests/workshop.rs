@@ -234,3 +234,83 @@ fn tidy_and_sort_place_a_selection_in_one_step() {
         .is_err()
     );
 }
+
+#[derive(Debug, Clone)]
+enum VoteOp {
+    /// Replica, voter, target.
+    Place(usize, usize, usize),
+    /// Replica, voter, target.
+    Remove(usize, usize, usize),
+    /// Replica, voter, how many raw entries past the checks.
+    Raw(usize, usize, usize),
+    /// From, to: deliver what `to` lacks from `from`.
+    Sync(usize, usize),
+    /// The facilitator (replica 0) ends the vote.
+    End,
+}
+
+fn vote_op() -> impl proptest::strategy::Strategy<Value = VoteOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (0..3usize, 0..3usize, 0..3usize).prop_map(|(r, v, t)| VoteOp::Place(r, v, t)),
+        1 => (0..3usize, 0..3usize, 0..3usize).prop_map(|(r, v, t)| VoteOp::Remove(r, v, t)),
+        2 => (0..3usize, 0..3usize, 1..6usize).prop_map(|(r, v, n)| VoteOp::Raw(r, v, n)),
+        3 => (0..3usize, 0..3usize).prop_map(|(a, b)| VoteOp::Sync(a, b)),
+        1 => Just(VoteOp::End),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Random honest and raw votes on three replicas, delivered in random
+    /// order: once all have everything, every replica counts the same votes
+    /// and nobody has more than their quota.
+    #[test]
+    fn every_replica_counts_the_same_votes(ops in proptest::collection::vec(vote_op(), 1..40)) {
+        let mut first = Board::with_client_id(1);
+        let targets: Vec<String> = (0..3)
+            .map(|i| first.create(NewElement::sticky(f64::from(i) * 300.0, 0.0, "t")).unwrap())
+            .collect();
+        let session = first.start_vote("fac", 2, 0.0).unwrap();
+        let mut boards = vec![
+            first,
+            Board::with_client_id(2),
+            Board::with_client_id(3),
+        ];
+        let all = boards[0].encode();
+        for b in &mut boards[1..] {
+            b.apply_update(&all).unwrap();
+        }
+        let voters = ["ann", "bob", "mal"];
+        for (n, op) in ops.iter().enumerate() {
+            match op {
+                VoteOp::Place(r, v, t) => {
+                    let _ = boards[*r].place_vote(&session, voters[*v], &targets[*t]);
+                }
+                VoteOp::Remove(r, v, t) => {
+                    let _ = boards[*r].remove_vote(&session, voters[*v], &targets[*t]);
+                }
+                VoteOp::Raw(r, v, k) => {
+                    let ts: Vec<&str> = (0..*k).map(|i| targets[i % 3].as_str()).collect();
+                    raw_votes(&boards[*r], &session, voters[*v], &ts, &format!("raw{n}-{r}"));
+                }
+                VoteOp::Sync(a, b) if a != b => {
+                    let u = boards[*a].encode_diff(&boards[*b].state_vector());
+                    boards[*b].apply_update(&u).unwrap();
+                }
+                VoteOp::Sync(..) => {}
+                VoteOp::End => {
+                    let _ = boards[0].end_vote(&session, "fac");
+                }
+            }
+        }
+        let mut refs: Vec<&mut Board> = boards.iter_mut().collect();
+        sync_all(&mut refs);
+        let tallies: Vec<_> = boards.iter().map(|b| b.vote_tally(&session).unwrap()).collect();
+        proptest::prop_assert!(tallies.windows(2).all(|w| w[0] == w[1]), "replicas disagree");
+        for v in voters {
+            proptest::prop_assert!(tallies[0].used(v) <= 2);
+        }
+    }
+}
