@@ -273,11 +273,7 @@ proptest::proptest! {
             .map(|i| first.create(NewElement::sticky(f64::from(i) * 300.0, 0.0, "t")).unwrap())
             .collect();
         let session = first.start_vote("fac", 2, 0.0).unwrap();
-        let mut boards = vec![
-            first,
-            Board::with_client_id(2),
-            Board::with_client_id(3),
-        ];
+        let mut boards = [first, Board::with_client_id(2), Board::with_client_id(3)];
         let all = boards[0].encode();
         for b in &mut boards[1..] {
             b.apply_update(&all).unwrap();
