@@ -598,6 +598,13 @@ impl Board {
                 what: "is placed by its ends",
             });
         }
+        if old.kind() == Kind::Grid {
+            return Err(EditError::WrongKind {
+                id: id.to_owned(),
+                kind: Kind::Grid,
+                what: "is sized by its stages and lanes (resize_track) and moved with move_by",
+            });
+        }
         self.begin_edit()?;
         let mut txn = self.txn();
         let map = self.element_map(&txn, id)?;

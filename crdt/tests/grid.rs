@@ -525,3 +525,18 @@ fn an_overfull_cell_settles_once() {
     let v = b.grid_view(&c.id).unwrap();
     assert_eq!(v.grid.lanes[0].height, touchpoint_crdt::grid::MAX_TRACK);
 }
+
+#[test]
+fn a_grid_is_not_resized_as_a_box() {
+    let mut b = Board::with_client_id(1);
+    let c = b.create_grid(journey()).unwrap();
+    let g = b.element(&c.id).unwrap().geom;
+    assert!(
+        b.set_geometry(&c.id, touchpoint_crdt::Geometry::new(0.0, 0.0, 10.0, 10.0))
+            .is_err()
+    );
+    assert_eq!(b.element(&c.id).unwrap().geom, g);
+    // Its title is its text.
+    b.set_text(&c.id, "Renamed journey").unwrap();
+    assert_eq!(b.grid_view(&c.id).unwrap().grid.title, "Renamed journey");
+}
