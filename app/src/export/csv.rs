@@ -50,11 +50,7 @@ pub fn choose_grid(board: &Board, name: Option<&str>) -> Result<GridView, CsvErr
             1 => Ok(grids.into_iter().next().ok_or(CsvError::NoGrid)?),
             count => Err(CsvError::Ambiguous {
                 count,
-                names: grids
-                    .iter()
-                    .map(label)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names: grids.iter().map(label).collect::<Vec<_>>().join(", "),
             }),
         };
     };
