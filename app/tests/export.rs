@@ -918,11 +918,28 @@ fn text_as_paths_draws_the_layout_glyphs() {
         }
         let id = g.attribute("id").unwrap();
         let pg = group(&doc, id);
-        assert!(
-            pg.descendants()
-                .any(|n| n.has_tag_name("path") && n.attribute("class") == Some("tp-text")),
-            "{id} has no glyph path"
-        );
+        let glyphs = pg
+            .descendants()
+            .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some("tp-text"))
+            .flat_map(|n| n.descendants().filter(|u| u.has_tag_name("use")))
+            .count();
+        assert!(glyphs > 0, "{id} has no glyphs");
+    }
+    // Each glyph used is defined once, as a path.
+    let defs: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path"))
+        .filter_map(|n| n.attribute("id"))
+        .filter(|id| id.starts_with("tp-g-"))
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = defs.iter().copied().collect();
+    assert_eq!(defs.len(), unique.len());
+    assert!(defs.len() > 50, "{} glyphs", defs.len());
+    for u in doc.descendants().filter(|n| n.has_tag_name("use")) {
+        let href = u
+            .attribute(("http://www.w3.org/1999/xlink", "href"))
+            .unwrap();
+        assert!(unique.contains(href.trim_start_matches('#')), "{href}");
     }
     // Rendered, the outlines land where resvg puts the text's glyphs: the
     // two renders differ only by rasterisation (and the glyphs resvg lacks:

@@ -185,9 +185,14 @@ fn write_to(
                 }
             };
             let file = File::create(tmp)?;
-            let mut stats = write_png(gpu, board, scene, &options, BufWriter::new(file), progress)?;
-            stats.bytes = std::fs::metadata(tmp)?.len();
-            Ok(stats)
+            Ok(write_png(
+                gpu,
+                board,
+                scene,
+                &options,
+                BufWriter::new(file),
+                progress,
+            )?)
         }
     }
 }

@@ -131,7 +131,8 @@ pub fn write_png<W: Write>(
     let mut renderer = gpu.renderer();
     let dots = Dots::new(options.scale);
 
-    let mut encoder = png::Encoder::new(out, width, height);
+    let mut counted = Counted { out, bytes: 0 };
+    let mut encoder = png::Encoder::new(&mut counted, width, height);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_source_srgb(png::SrgbRenderingIntent::Perceptual);
@@ -174,11 +175,29 @@ pub fn write_png<W: Write>(
     }
     stream.finish().map_err(RenderError::from)?;
     writer.finish().map_err(RenderError::from)?;
+    counted.flush()?;
     Ok(ExportStats {
         elements: count,
-        bytes: 0,
+        bytes: counted.bytes,
         view_box: view,
     })
+}
+
+/// A writer that counts the bytes through it.
+struct Counted<W> {
+    out: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// sRGB byte to linear light.

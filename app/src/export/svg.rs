@@ -14,13 +14,17 @@
 //!   arrowheads) as `<path>`, and text as one `<text>` whose `<tspan x y>`
 //!   lines are exactly the lines of [`crate::text`]'s layout, so line breaks
 //!   match the canvas (selectable text). With [`SvgOptions::text_as_paths`],
-//!   text is instead one `<path>` per text item: the outlines of the very
-//!   glyphs the layout placed (skrifa, unhinted), no font needed. Text that
-//!   overflows its box is clipped to it.
+//!   text is instead a `<g class="tp-text">` per text item holding, per line,
+//!   a `<use>` of each glyph the layout placed, at the layout's position;
+//!   the glyphs' outlines (skrifa, unhinted, font units) are written once
+//!   each as `<path id="tp-g-GLYPH">` in a `<defs>` at the end of the
+//!   document (the writer streams, and only then knows which glyphs were
+//!   used). No font is needed to view it. Text that overflows its box is
+//!   clipped to it.
 //! - A frame's group holds the frame, its title, and a group clipped to the
 //!   frame's box (`clipPath`) with the frame's elements.
 //!
-//! Ids the writer makes up (`tp-clip-N`, `tp-shadow`) start with `tp-`; an
+//! Ids the writer makes up (`tp-clip-N`, `tp-shadow`, `tp-g-N`) start with `tp-`; an
 //! element id starting with `tp-` is written as `tp-el-ID` so it cannot
 //! collide with them. Element text is escaped (`&`, `<`, `>`, quotes); emoji
 //! and right-to-left scripts pass through as UTF-8; characters XML 1.0
@@ -55,6 +59,8 @@ pub const BACKGROUND: Rgba = Rgba {
 };
 /// Id of the sticky-note shadow filter.
 const SHADOW_ID: &str = "tp-shadow";
+/// Ids of glyph outlines (text as paths): this and the glyph id.
+const GLYPH_ID_PREFIX: &str = "tp-g-";
 /// Coordinates are written with at most this many decimals.
 const DECIMALS: f64 = 1000.0;
 
@@ -409,8 +415,9 @@ pub fn write_svg_with_progress<W: Write>(
         } else {
             None
         },
+        used_glyphs: BTreeSet::new(),
     };
-    w.header(view_box)?;
+    w.header(view_box, w.outlines.is_some())?;
     w.raw("<title>")?;
     w.text(&options.title)?;
     w.raw("</title>\n<desc>")?;
@@ -482,6 +489,7 @@ pub fn write_svg_with_progress<W: Write>(
     if open_frame.is_some() {
         w.raw("</g></g>\n")?;
     }
+    w.glyph_defs()?;
     w.raw("</svg>\n")?;
     w.out.flush()?;
     progress(count, count);
@@ -550,6 +558,9 @@ struct Writer<W: Write> {
     next_clip: u64,
     /// Set when text is drawn as paths.
     outlines: Option<GlyphOutlines>,
+    /// Glyphs drawn as paths so far (their outlines go in a `<defs>` at the
+    /// end of the document).
+    used_glyphs: BTreeSet<u16>,
 }
 
 impl<W: Write> Writer<W> {
@@ -588,9 +599,13 @@ impl<W: Write> Writer<W> {
         self.raw(&s[start..])
     }
 
-    fn header(&mut self, view_box: Rect) -> io::Result<()> {
+    fn header(&mut self, view_box: Rect, xlink: bool) -> io::Result<()> {
         self.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
-        self.raw("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"")?;
+        self.raw("<svg xmlns=\"http://www.w3.org/2000/svg\"")?;
+        if xlink {
+            self.raw(" xmlns:xlink=\"http://www.w3.org/1999/xlink\"")?;
+        }
+        self.raw(" version=\"1.1\" width=\"")?;
         self.num(view_box.width())?;
         self.raw("\" height=\"")?;
         self.num(view_box.height())?;
@@ -893,56 +908,98 @@ impl<W: Write> Writer<W> {
         let clip = self.open_text_clip(t, placed)?;
         let origin = t.rect.center - t.rect.half_size + placed.origin;
         let scale = layout.font_size / outlines.units_per_em();
-        self.raw("<path class=\"tp-text\"")?;
+        self.raw("<g class=\"tp-text\"")?;
         self.rotation(&t.rect)?;
-        self.raw(" d=\"")?;
-        let mut first = true;
+        self.raw(" ")?;
+        self.paint("fill", Some(t.color))?;
+        self.raw(">")?;
         for line in &layout.lines {
-            let y0 = origin.y + line.baseline;
-            for g in &line.glyphs {
-                let x0 = origin.x + g.x;
-                let at = |x: f32, y: f32| {
-                    Vec2::new(x0 + f64::from(x) * scale, y0 - f64::from(y) * scale)
-                };
-                for seg in outlines.outline(g.glyph_id) {
-                    if !first {
+            let inked: Vec<_> = line
+                .glyphs
+                .iter()
+                .filter(|g| !outlines.outline(g.glyph_id).is_empty())
+                .collect();
+            if inked.is_empty() {
+                continue;
+            }
+            // Font units, y up, with the origin on the line's baseline.
+            // The scale in full: three decimals would misplace glyphs.
+            let scale_text = format!("{}", scale as f32);
+            self.raw("<g transform=\"matrix(")?;
+            self.raw(&scale_text)?;
+            self.raw(" 0 0 -")?;
+            self.raw(&scale_text)?;
+            self.raw(" ")?;
+            self.point(Vec2::new(origin.x, origin.y + line.baseline))?;
+            self.raw(")\">")?;
+            for g in inked {
+                self.used_glyphs.insert(g.glyph_id);
+                self.raw("<use xlink:href=\"#")?;
+                self.raw(GLYPH_ID_PREFIX)?;
+                self.raw(&g.glyph_id.to_string())?;
+                self.raw("\" x=\"")?;
+                self.num(g.x / f64::from(scale as f32))?;
+                self.raw("\"/>")?;
+            }
+            self.raw("</g>")?;
+        }
+        self.raw("</g>")?;
+        if clip {
+            self.raw("</g>")?;
+        }
+        Ok(())
+    }
+
+    /// The outlines of the glyphs `<use>`d by text drawn as paths, in font
+    /// units (y up), each once.
+    fn glyph_defs(&mut self) -> io::Result<()> {
+        let Some(mut outlines) = self.outlines.take() else {
+            return Ok(());
+        };
+        let used = std::mem::take(&mut self.used_glyphs);
+        if !used.is_empty() {
+            self.raw("<defs class=\"tp-glyphs\">\n")?;
+            for id in used {
+                self.raw("<path id=\"")?;
+                self.raw(GLYPH_ID_PREFIX)?;
+                self.raw(&id.to_string())?;
+                self.raw("\" d=\"")?;
+                for (i, seg) in outlines.outline(id).iter().enumerate() {
+                    if i > 0 {
                         self.raw(" ")?;
                     }
-                    first = false;
+                    let p = |x: f32, y: f32| Vec2::new(f64::from(x), f64::from(y));
                     match *seg {
                         Seg::Move(x, y) => {
                             self.raw("M")?;
-                            self.point(at(x, y))?;
+                            self.point(p(x, y))?;
                         }
                         Seg::Line(x, y) => {
                             self.raw("L")?;
-                            self.point(at(x, y))?;
+                            self.point(p(x, y))?;
                         }
                         Seg::Quad(cx, cy, x, y) => {
                             self.raw("Q")?;
-                            self.point(at(cx, cy))?;
+                            self.point(p(cx, cy))?;
                             self.raw(" ")?;
-                            self.point(at(x, y))?;
+                            self.point(p(x, y))?;
                         }
                         Seg::Cubic(ax, ay, bx, by, x, y) => {
                             self.raw("C")?;
-                            self.point(at(ax, ay))?;
+                            self.point(p(ax, ay))?;
                             self.raw(" ")?;
-                            self.point(at(bx, by))?;
+                            self.point(p(bx, by))?;
                             self.raw(" ")?;
-                            self.point(at(x, y))?;
+                            self.point(p(x, y))?;
                         }
                         Seg::Close => self.raw("Z")?,
                     }
                 }
+                self.raw("\"/>\n")?;
             }
+            self.raw("</defs>\n")?;
         }
-        self.raw("\" ")?;
-        self.paint("fill", Some(t.color))?;
-        self.raw("/>")?;
-        if clip {
-            self.raw("</g>")?;
-        }
+        self.outlines = Some(outlines);
         Ok(())
     }
 
@@ -1019,6 +1076,7 @@ mod tests {
             bytes: 0,
             next_clip: 0,
             outlines: None,
+            used_glyphs: BTreeSet::new(),
         };
         w.text(s).unwrap();
         String::from_utf8(w.out.into_inner().unwrap()).unwrap()
@@ -1057,6 +1115,7 @@ mod tests {
                 bytes: 0,
                 next_clip: 0,
                 outlines: None,
+                used_glyphs: BTreeSet::new(),
             };
             w.base64(input.as_bytes()).unwrap();
             assert_eq!(w.bytes as usize, want.len());
