@@ -591,11 +591,25 @@ impl Board {
 
     /// Every grid on the board, in drawing order.
     pub fn grid_ids(&self) -> Vec<String> {
-        self.elements()
-            .into_iter()
-            .filter(|e| e.kind() == Kind::Grid)
-            .map(|e| e.id)
-            .collect()
+        // Raw maps, not snapshots: the app calls this after remote updates.
+        let txn = self.doc.transact();
+        let mut keyed: Vec<(String, String)> = self
+            .elements
+            .iter(&txn)
+            .filter_map(|(id, v)| match v {
+                Out::YMap(m)
+                    if str_of(m.get(&txn, key::KIND)).as_deref() == Some(Kind::Grid.as_str()) =>
+                {
+                    Some((
+                        str_of(m.get(&txn, key::Z)).unwrap_or_default(),
+                        id.to_owned(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        keyed.sort_by(|a, b| crate::zorder::cmp_order(&a.0, &a.1, &b.0, &b.1));
+        keyed.into_iter().map(|(_, id)| id).collect()
     }
 
     /// The cell an element belongs to, when that cell exists (its grid, lane
