@@ -90,6 +90,7 @@ fn card(ui: &Ui) -> egui::Frame {
 /// Draws every panel; returns what the window must do.
 pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) -> Vec<Command> {
     let mut commands = Vec::new();
+    shortcuts(ui, ws, panels, &mut commands);
     menu(ui, ws, panels, &mut commands);
     toolbar(ui, ws);
     properties(ui, ws);
@@ -98,17 +99,39 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) -> Vec<Command
     commands
 }
 
+/// File shortcuts, handled whatever has the keyboard focus.
+fn shortcuts(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec<Command>) {
+    use egui::{Key, KeyboardShortcut, Modifiers};
+    let pressed = |ui: &mut Ui, m: Modifiers, k: Key| {
+        ui.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
+    };
+    if pressed(ui, Modifiers::COMMAND, Key::Q) {
+        commands.push(Command::Quit);
+    }
+    if pressed(ui, Modifiers::COMMAND, Key::N) {
+        commands.push(Command::NewBoard);
+    }
+    if pressed(ui, Modifiers::COMMAND, Key::O) {
+        panels.dialog = Some(Dialog::Open);
+        panels.path_input.clear();
+    }
+    if pressed(ui, Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
+        panels.dialog = Some(Dialog::SaveAs);
+        panels.path_input = ws.file.path().display().to_string();
+    }
+}
+
 fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec<Command>) {
     let ctx = ui.ctx().clone();
     floating(ui, "menu", Align2::LEFT_TOP, vec2(12.0, 12.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.menu_button("File", |ui| {
-                    if ui.button("New board").clicked() {
+                    if ui.button("New board\tCtrl+N").clicked() {
                         commands.push(Command::NewBoard);
                         ui.close();
                     }
-                    if ui.button("Open…").clicked() {
+                    if ui.button("Open…\tCtrl+O").clicked() {
                         panels.dialog = Some(Dialog::Open);
                         panels.path_input.clear();
                         ui.close();
@@ -131,7 +154,7 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
                         }
                         ui.close();
                     }
-                    if ui.button("Save as…").clicked() {
+                    if ui.button("Save as…\tCtrl+Shift+S").clicked() {
                         panels.dialog = Some(Dialog::SaveAs);
                         panels.path_input = ws.file.path().display().to_string();
                         ui.close();
