@@ -196,3 +196,32 @@ fn write_to(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The app runs [`export_to_file`] on a worker thread with the board, the
+    /// scene and a GPU context moved or shared there.
+    #[test]
+    fn what_export_takes_can_move_to_a_worker_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<Board>();
+        is_send::<Scene>();
+        is_send::<GpuContext>();
+        is_send::<ExportRequest>();
+    }
+
+    #[test]
+    fn formats_come_from_the_extension() {
+        assert_eq!(
+            Format::from_path(Path::new("a/b.SVG")).unwrap(),
+            Format::Svg
+        );
+        assert_eq!(Format::from_path(Path::new("b.png")).unwrap(), Format::Png);
+        for bad in ["b.jpeg", "b", "svg"] {
+            let err = Format::from_path(Path::new(bad)).unwrap_err();
+            assert!(err.to_string().contains(".svg or .png"), "{err}");
+        }
+    }
+}
