@@ -334,41 +334,47 @@ impl Diff {
 /// sub-pixel glyph placement and antialiasing between renderers fade while
 /// a missing or moved shape, line or text does not.
 fn blur(img: &Image, r: usize) -> Image {
-    if r == 0 {
-        return Image {
-            width: img.width,
-            height: img.height,
-            rgba: img.rgba.clone(),
-        };
-    }
     let (w, h) = (img.width, img.height);
+    // Running sums along rows, then columns; edges average what is there.
     let pass = |src: &[u8], horizontal: bool| {
         let mut out = src.to_vec();
-        for y in 0..h {
-            for x in 0..w {
-                for k in 0..3 {
-                    let (mut sum, mut n) = (0u32, 0u32);
-                    for d in 0..=2 * r {
-                        let (xx, yy) = if horizontal {
-                            ((x + d).checked_sub(r), Some(y))
-                        } else {
-                            (Some(x), (y + d).checked_sub(r))
-                        };
-                        if let (Some(xx), Some(yy)) = (xx, yy)
-                            && xx < w
-                            && yy < h
-                        {
-                            sum += u32::from(src[(yy * w + xx) * 4 + k]);
-                            n += 1;
-                        }
+        let (lines, len) = if horizontal { (h, w) } else { (w, h) };
+        let at = |line: usize, i: usize| {
+            if horizontal {
+                (line * w + i) * 4
+            } else {
+                (i * w + line) * 4
+            }
+        };
+        for line in 0..lines {
+            for k in 0..3 {
+                let mut sum = 0u32;
+                let mut n = 0u32;
+                // Window [i - r, i + r], slid along the line.
+                for i in 0..r.min(len) {
+                    sum += u32::from(src[at(line, i) + k]);
+                    n += 1;
+                }
+                for i in 0..len {
+                    if i + r < len {
+                        sum += u32::from(src[at(line, i + r) + k]);
+                        n += 1;
                     }
-                    out[(y * w + x) * 4 + k] = (sum / n.max(1)) as u8;
+                    if i > r {
+                        sum -= u32::from(src[at(line, i - r - 1) + k]);
+                        n -= 1;
+                    }
+                    out[at(line, i) + k] = (sum / n.max(1)) as u8;
                 }
             }
         }
         out
     };
-    let rgba = pass(&pass(&img.rgba, true), false);
+    let rgba = if r == 0 {
+        img.rgba.clone()
+    } else {
+        pass(&pass(&img.rgba, true), false)
+    };
     Image {
         width: w,
         height: h,
@@ -606,6 +612,21 @@ fn cli_exports_png_at_scale_in_tiles_without_the_grid() {
         assert_eq!(stray, 0, "scale {scale}: {stray} stray pixels");
         assert_eq!(img.rgba[3], 0);
     }
+
+    // One frame, by title: the frame's bounds.
+    let frame = scene
+        .iter()
+        .find(|e| e.kind() == touchpoint_crdt::Kind::Frame)
+        .unwrap();
+    let fb = frame.visible_bounds().unwrap();
+    let img = run("frame.png", &["--frame", "Journey: stage one"]).unwrap();
+    assert_eq!(
+        (img.width, img.height),
+        (
+            (fb.width() + 64.0).ceil() as usize,
+            (fb.height() + 64.0).ceil() as usize
+        )
+    );
 
     // A selection: only the ink stroke, so the image is its bounds.
     let ink = &probes[probes.len() - 2];
