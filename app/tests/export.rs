@@ -762,7 +762,10 @@ fn cli_exports_a_board_file() {
     assert!(roxmltree::Document::parse(&svg).is_ok());
 
     for (args, needle) in [
-        (vec!["-o", "x.gif"], "name the output file .svg or .png"),
+        (
+            vec!["-o", "x.gif"],
+            "name the output file .svg, .png or .csv",
+        ),
         (vec!["-o", "x.png", "--scale", "0"], "scale"),
         (vec!["-o", "x.svg", "--select", "nope"], "nope"),
         (

@@ -38,7 +38,12 @@ pub fn run(req: &Request<'_>) -> anyhow::Result<()> {
     if super::export_csv::is_csv(req.output) {
         return super::export_csv::run(req.board, req.output, req.frame.as_deref());
     }
-    let format = Format::from_path(req.output)?;
+    let Ok(format) = Format::from_path(req.output) else {
+        bail!(
+            "cannot tell the format of {}: name the output file .svg, .png or .csv",
+            req.output.display()
+        );
+    };
     if !req.padding.is_finite() || req.padding < 0.0 {
         bail!(
             "--padding must be a number of world units, at least 0 (got {})",
