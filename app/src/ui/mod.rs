@@ -75,7 +75,7 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
 /// Light theme (the board is light), no egui zoom on Ctrl+plus/minus (the
 /// canvas zooms), and the bundled DejaVu Sans as a fallback font so the
 /// toolbar's symbols (arrows, shapes) have glyphs.
-fn setup_egui(ctx: &egui::Context) {
+pub fn setup_egui(ctx: &egui::Context) {
     ctx.options_mut(|o| o.zoom_with_keyboard = false);
     ctx.set_visuals(egui::Visuals::light());
     let mut fonts = egui::FontDefinitions::default();

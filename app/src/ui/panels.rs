@@ -270,6 +270,15 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
                     let resp = ui
                         .add_enabled(enabled, button)
                         .on_hover_text(format!("{name} ({key})"));
+                    // The icon is not a name: screen readers (and tests) get one.
+                    resp.widget_info(|| {
+                        egui::WidgetInfo::selected(
+                            egui::Role::Button,
+                            enabled,
+                            same_tool(current, tool),
+                            name,
+                        )
+                    });
                     if resp.clicked() {
                         ws.stop_editing();
                         ws.tools.set_tool(tool);
@@ -284,6 +293,14 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
                         let r = ui
                             .selectable_label(*s == current, shape_symbol(*s))
                             .on_hover_text(shape_label(*s));
+                        r.widget_info(|| {
+                            egui::WidgetInfo::selected(
+                                egui::Role::Button,
+                                true,
+                                *s == current,
+                                shape_label(*s),
+                            )
+                        });
                         if r.clicked() {
                             ws.tools.set_tool(ToolKind::Shape(*s));
                         }
@@ -293,6 +310,7 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
                 if ui
                     .add_enabled(ws.board.can_undo(), egui::Button::new("↶"))
                     .on_hover_text("Undo (Ctrl+Z)")
+                    .labelled("Undo")
                     .clicked()
                 {
                     ws.tools.cancel();
@@ -302,6 +320,7 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
                 if ui
                     .add_enabled(ws.board.can_redo(), egui::Button::new("↷"))
                     .on_hover_text("Redo (Ctrl+Shift+Z)")
+                    .labelled("Redo")
                     .clicked()
                 {
                     ws.tools.cancel();
@@ -311,6 +330,19 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
             });
         });
     });
+}
+
+/// An accessible name for icon-only buttons.
+trait Labelled {
+    fn labelled(self, name: &str) -> Self;
+}
+
+impl Labelled for egui::Response {
+    fn labelled(self, name: &str) -> Self {
+        let enabled = self.enabled();
+        self.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, enabled, name));
+        self
+    }
 }
 
 fn shape_symbol(s: ShapeKind) -> &'static str {
@@ -373,10 +405,11 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
                                 egui::StrokeKind::Outside,
                             );
                         }
-                        if resp
-                            .on_hover_text(format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2))
-                            .clicked()
-                        {
+                        let name = format!("Sticky colour #{:02x}{:02x}{:02x}", c.0, c.1, c.2);
+                        resp.widget_info(|| {
+                            egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name)
+                        });
+                        if resp.on_hover_text(&name).clicked() {
                             patch.fill = Some(Some(c));
                         }
                     }
@@ -402,11 +435,16 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
                 .any(|k| matches!(k, Kind::Shape | Kind::Frame | Kind::Ink | Kind::Connector))
             {
                 ui.horizontal(|ui| {
-                    ui.label("Stroke");
+                    let label = ui.label("Stroke");
                     let mut rgb = first.style.stroke.map_or([26, 26, 26], |c| [c.0, c.1, c.2]);
-                    if ui.color_edit_button_srgb(&mut rgb).changed() {
+                    if ui
+                        .color_edit_button_srgb(&mut rgb)
+                        .labelled_by(label.id)
+                        .changed()
+                    {
                         patch.stroke = Some(Some(Color(rgb[0], rgb[1], rgb[2])));
                     }
+                    let width = ui.label("Width");
                     let mut w = first.style.stroke_width;
                     if ui
                         .add(
@@ -415,6 +453,7 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
                                 .speed(0.2)
                                 .suffix(" px"),
                         )
+                        .labelled_by(width.id)
                         .changed()
                     {
                         patch.stroke_width = Some(w);
@@ -426,7 +465,7 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
                 .any(|k| matches!(k, Kind::Sticky | Kind::Shape | Kind::Text | Kind::Frame))
             {
                 ui.horizontal(|ui| {
-                    ui.label("Font size");
+                    let label = ui.label("Font size");
                     let mut size = first.style.font_size;
                     if ui
                         .add(
@@ -434,6 +473,7 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
                                 .range(4.0..=400.0)
                                 .speed(0.5),
                         )
+                        .labelled_by(label.id)
                         .changed()
                     {
                         patch.font_size = Some(size);
