@@ -171,3 +171,43 @@ fn panels_snapshot() {
         }
     }
 }
+
+#[test]
+fn export_dialog_writes_an_svg_in_the_background_with_progress() {
+    let mut s = state();
+    // Large enough that the export is still running a frame after the click.
+    let (board, _) = touchpoint::sample::grid_board(20_000, 9).unwrap();
+    s.ws = Workspace::with_board(board, s._dir.path().join("big.tpboard"));
+    let out = s._dir.path().join("big.svg");
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("File").click();
+    h.run();
+    h.get_by_label_contains("Export…").click();
+    h.run();
+    h.state_mut().panels.export_form.as_mut().unwrap().path = out.display().to_string();
+    h.run();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
+        .click();
+    h.run();
+    assert!(
+        h.query_by_label_contains("Exporting").is_some(),
+        "progress is shown while the export runs"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while h.state().panels.export_job.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "export never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run();
+    }
+    let message = h.state().ws.message.clone().unwrap_or_default();
+    assert!(message.starts_with("Exported 20000 elements"), "{message}");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        svg.starts_with("<?xml") || svg.starts_with("<svg"),
+        "not an SVG"
+    );
+}

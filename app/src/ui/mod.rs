@@ -10,6 +10,7 @@
 //! - [`settings`]: data directory and recent boards
 
 pub mod canvas;
+pub mod export;
 mod gpu;
 pub mod overlay;
 pub mod panels;

@@ -31,13 +31,17 @@ pub enum Dialog {
 }
 
 /// Panel state that outlives a frame.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Panels {
     pub dialog: Option<Dialog>,
     pub path_input: String,
     pub recent: Vec<PathBuf>,
     /// Filled by the window: e.g. the GPU adapter, for the About line.
     pub adapter: String,
+    /// The Export dialog, while open.
+    pub export_form: Option<super::export::ExportForm>,
+    /// The export running in the background, if any.
+    pub export_job: Option<super::export::ExportJob>,
 }
 
 const TOOLS: [(ToolKind, &str, &str); 7] = [
@@ -96,6 +100,7 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) -> Vec<Command
     properties(ui, ws);
     status(ui, ws);
     dialog(ui, ws, panels, &mut commands);
+    super::export::show(ui, ws, &mut panels.export_form, &mut panels.export_job);
     commands
 }
 
@@ -105,6 +110,9 @@ fn shortcuts(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mu
     let pressed = |ui: &mut Ui, m: Modifiers, k: Key| {
         ui.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
     };
+    if pressed(ui, Modifiers::COMMAND, Key::E) {
+        panels.export_form = Some(super::export::ExportForm::for_workspace(ws));
+    }
     if pressed(ui, Modifiers::COMMAND, Key::Q) {
         commands.push(Command::Quit);
     }
@@ -157,6 +165,10 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
                     if ui.button("Save as…\tCtrl+Shift+S").clicked() {
                         panels.dialog = Some(Dialog::SaveAs);
                         panels.path_input = ws.file.path().display().to_string();
+                        ui.close();
+                    }
+                    if ui.button("Export…\tCtrl+E").clicked() {
+                        panels.export_form = Some(super::export::ExportForm::for_workspace(ws));
                         ui.close();
                     }
                     ui.separator();
