@@ -49,9 +49,31 @@ pub fn paint(painter: &Painter, ws: &Workspace, hovered: Option<&str>) {
             Stroke::new(1.5, HOVER),
         ));
     }
+    if let Some(Preview::Move { ids, offset }) = &preview {
+        paint_drop_targets(painter, ws, ids, *offset);
+    }
     let moving = matches!(preview, Some(Preview::Move { .. } | Preview::Resize { .. }));
     for id in ws.tools.selection() {
         let Some(el) = ws.scene.get(id) else { continue };
+        // A connector is outlined along its line, with its two ends marked.
+        if el.kind() == touchpoint_crdt::Kind::Connector {
+            if let Some([a, b]) = ws.board.connector_points(&el.element) {
+                let (a, b) = (
+                    to_points(camera, Vec2::from(a)),
+                    to_points(camera, Vec2::from(b)),
+                );
+                painter.line_segment([a, b], Stroke::new(3.0, HOVER));
+                for p in [a, b] {
+                    painter.circle(
+                        p,
+                        HANDLE_SIZE_PT / 2.0,
+                        Color32::WHITE,
+                        Stroke::new(1.5, SELECTION),
+                    );
+                }
+            }
+            continue;
+        }
         painter.add(Shape::closed_line(
             outline(camera, &el.rect()),
             Stroke::new(1.5, SELECTION),
@@ -87,6 +109,47 @@ pub fn paint(painter: &Painter, ws: &Workspace, hovered: Option<&str>) {
                 StrokeKind::Middle,
             );
         }
+    }
+}
+
+/// Most dragged elements whose target cells are highlighted.
+const DROP_TARGET_LIMIT: usize = 64;
+
+/// While stickies are dragged: the grid cells they would join, tinted.
+fn paint_drop_targets(painter: &Painter, ws: &Workspace, ids: &[String], offset: Vec2) {
+    let camera = &ws.camera;
+    let cells = select::drop_cells(&ws.board, &ws.scene, ids, offset, DROP_TARGET_LIMIT);
+    for g in cells {
+        let r = egui::Rect::from_two_pos(
+            to_points(camera, Vec2::new(g.x, g.y)),
+            to_points(camera, Vec2::new(g.x + g.w, g.y + g.h)),
+        );
+        painter.rect(
+            r,
+            2.0,
+            Color32::from_rgba_unmultiplied(0x42, 0x62, 0xff, 0x22),
+            Stroke::new(2.0, SELECTION),
+            StrokeKind::Inside,
+        );
+    }
+}
+
+/// Vote counts as round badges on the top-right corner of each element:
+/// `(element id, count, colour)`. Elements not in the scene are skipped.
+pub fn vote_badges(painter: &Painter, camera: &Camera, scene: &Scene, badges: &[(String, u32, Color32)]) {
+    for (id, n, fill) in badges {
+        let Some(el) = scene.get(id) else { continue };
+        let corner = to_points(camera, select::Corner::TopRight.position(&el.rect()));
+        let text = n.to_string();
+        let radius = 11.0 + 3.0 * (text.len().saturating_sub(1)) as f32;
+        painter.circle(corner, radius, *fill, Stroke::new(1.5, Color32::WHITE));
+        painter.text(
+            corner,
+            egui::Align2::CENTER_CENTER,
+            text,
+            egui::FontId::proportional(13.0),
+            Color32::WHITE,
+        );
     }
 }
 
