@@ -81,21 +81,6 @@ fn inspect_prints_the_board_as_json() {
 }
 
 #[test]
-fn no_subcommand_says_what_to_do() {
-    let out = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr)
-            .trim_end()
-            .lines()
-            .count(),
-        1
-    );
-}
-
-#[test]
 fn input_that_trips_the_crdt_engine_still_gives_one_line() {
     // Found by fuzzing the loader: yrs panics while decoding these bytes; the
     // crdt crate catches the panic, and the app must not print it.
@@ -111,4 +96,51 @@ fn input_that_trips_the_crdt_engine_still_gives_one_line() {
     assert!(!out.status.success());
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Opening a damaged board in the app fails before any window opens: one
+/// line naming the file, a non-zero exit, and the file left as it was.
+#[test]
+fn the_app_refuses_a_damaged_board_with_one_line_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.tpboard");
+    std::fs::write(&path, b"not a board at all").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .env("TOUCHPOINT_DATA_DIR", dir.path().join("data"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("run touchpoint");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("damaged.tpboard"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a board at all");
+}
+
+/// With no display the app says so in one line instead of panicking (with
+/// no board named, it makes a new one in the data directory first).
+#[test]
+fn the_app_without_a_display_fails_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .env("NO_COLOR", "1")
+        .env("TOUCHPOINT_DATA_DIR", dir.path().join("data"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("run touchpoint");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("window") || stderr.contains("display"),
+        "{stderr}"
+    );
+    let made = dir.path().join("data/boards/Untitled 1.tpboard");
+    assert!(made.exists(), "the new board is in the data directory");
 }
