@@ -14,12 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use touchpoint_crdt::file::{self, FileError};
-use touchpoint_crdt::{Board, Changes, EditError, Kind, Reorder, StylePatch, Subscription};
+use touchpoint_crdt::{
+    Board, ChangeOrigin, Changes, EditError, Kind, Reorder, StylePatch, Subscription,
+};
 
 use crate::camera::Camera;
 use crate::clipboard::{Clip, DUPLICATE_OFFSET, PasteError};
 use crate::geom::{Rect, Vec2};
 use crate::scene::Scene;
+use crate::templates::Template;
 use crate::tools::{Input, Response, ToolContext, Tools};
 
 /// How long after the first unsaved change the board is written.
@@ -134,6 +137,12 @@ impl Workspace {
         for c in &pending {
             self.scene.apply(&self.board, c);
         }
+        // A merged collaborator's edit may leave a grid's layout stale; put
+        // its stickies back in their slots (not an undo step). Local edits
+        // lay grids out in their own transaction.
+        if pending.iter().any(|c| c.origin == ChangeOrigin::Remote) {
+            self.settle_grids();
+        }
         self.tools.prune_selection(&self.scene);
         if self
             .editing
@@ -146,6 +155,58 @@ impl Workspace {
             self.file.dirty_since = Some(Instant::now());
         }
         true
+    }
+
+    /// Re-lays out grids whose layout is stale, when the board may be
+    /// written; applies the result to the scene.
+    fn settle_grids(&mut self) {
+        if self.board.read_only().is_some() || !self.board.grids_unsettled() {
+            return;
+        }
+        if let Err(e) = self.board.settle_grids() {
+            self.message = Some(e.to_string());
+        }
+        let more: Vec<Changes> = match self.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        for c in &more {
+            self.scene.apply(&self.board, c);
+        }
+    }
+
+    /// Marks the board as changed for autosave: for edits outside the
+    /// elements (votes, the timer), which raise no change events.
+    pub fn mark_dirty(&mut self) {
+        if self.file.dirty_since.is_none() {
+            self.file.dirty_since = Some(Instant::now());
+        }
+    }
+
+    /// Inserts `template` centred on the viewport (one undo step), selects
+    /// what it created and zooms to it. Returns how many elements it made.
+    pub fn insert_template(&mut self, template: &Template) -> Result<usize, String> {
+        let c = self.camera.visible_world_rect().center();
+        let inserted = template
+            .insert(&mut self.board, Some([c.x, c.y]))
+            .map_err(|e| e.to_string())?;
+        self.stop_editing();
+        self.tools.cancel();
+        self.sync();
+        let count = inserted.elements.len()
+            + inserted
+                .grids
+                .iter()
+                .map(|g| 1 + g.contents.len())
+                .sum::<usize>();
+        // The grids carry their stickies: selecting the grids is enough.
+        let ids = inserted
+            .elements
+            .into_iter()
+            .chain(inserted.grids.into_iter().map(|g| g.id));
+        self.tools.set_selection(ids);
+        self.zoom_to_selection();
+        Ok(count)
     }
 
     /// Sends one input event to the tools; a refused edit becomes the message.
@@ -455,5 +516,65 @@ mod tests {
             ws.board.element(&id).unwrap().body.text(),
             Some("Queue at desk")
         );
+    }
+    #[test]
+    fn a_template_lands_in_the_viewport_selected_and_undoes_in_one_step() {
+        let (_dir, mut ws) = workspace();
+        ws.camera.pan_by(Vec2::new(5000.0, -3000.0));
+        let centre = ws.camera.visible_world_rect().center();
+        let t = crate::templates::load("journey-map").unwrap();
+        let n = ws.insert_template(&t).unwrap();
+        assert!(n > 1);
+        assert_eq!(ws.board.len(), n);
+        let grids = ws.board.grid_ids();
+        assert_eq!(grids.len(), 1);
+        assert!(ws.tools.selection().contains(&grids[0]));
+        let g = ws.board.grid_view(&grids[0]).unwrap().geom;
+        let mid = Vec2::new(g.x + g.w / 2.0, g.y + g.h / 2.0);
+        assert!(mid.distance(centre) < g.w.max(g.h), "{mid:?} vs {centre:?}");
+        // Zoomed so that the grid is in view.
+        assert!(ws.camera.visible_world_rect().contains(mid));
+        assert!(ws.board.undo());
+        ws.sync();
+        assert_eq!(ws.board.len(), 0);
+    }
+
+    #[test]
+    fn a_merged_concurrent_edit_leaves_every_grid_settled() {
+        use touchpoint_crdt::{Axis, CellRef};
+        let (_dir, mut ws) = workspace();
+        let t = crate::templates::load("kanban").unwrap();
+        t.insert(&mut ws.board, None).unwrap();
+        ws.sync();
+        let g = ws.board.grid_ids()[0].clone();
+        let view = ws.board.grid_view(&g).unwrap();
+        let mut other = Board::from_update_with_client_id(&ws.board.encode(), 77).unwrap();
+        // Here: a stage moves; there, concurrently: stickies join a cell.
+        let first = view.grid.stages[0].id.clone();
+        ws.board
+            .move_track(&g, Axis::Stage, &first, usize::MAX)
+            .unwrap();
+        ws.sync();
+        let cell = CellRef {
+            grid: g.clone(),
+            lane: view.grid.lanes[0].id.clone(),
+            stage: view.grid.stages[1].id.clone(),
+        };
+        for i in 0..4 {
+            let s = other
+                .create(NewElement::sticky(0.0, 0.0, &format!("late {i}")))
+                .unwrap();
+            other.set_cell(&[&s], Some(&cell)).unwrap();
+        }
+        ws.board
+            .apply_update(&other.encode_diff(&ws.board.state_vector()))
+            .unwrap();
+        assert!(ws.sync());
+        assert!(!ws.board.grids_unsettled());
+        // Settling is not an undo step: one undo takes back the stage move.
+        assert!(ws.board.undo());
+        ws.sync();
+        let stages = ws.board.grid_view(&g).unwrap().grid.stages;
+        assert_eq!(stages[0].id, first);
     }
 }

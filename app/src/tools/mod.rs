@@ -564,7 +564,9 @@ impl Tools {
                 if ids.is_empty() {
                     return Ok(Response::default());
                 }
-                ctx.board.move_by(&ids, d.x, d.y)?;
+                // Stickies join the cell they are dropped in (or leave
+                // their grid), in the same transaction as the move.
+                ctx.board.move_and_drop(&ids, d.x, d.y)?;
                 Ok(Response::edited())
             }
             Gesture::Resize {
@@ -628,7 +630,12 @@ impl Tools {
         match self.tool {
             ToolKind::Sticky => {
                 let g = centred(Vec2::splat(STICKY_SIZE));
-                let id = ctx.board.create(NewElement::sticky(g.x, g.y, ""))?;
+                let new = NewElement::sticky(g.x, g.y, "");
+                // Placed in a grid's cell, the sticky belongs to it.
+                let id = match ctx.board.cell_at([end.x, end.y]) {
+                    Some(cell) => ctx.board.create_in_cell(new, &cell)?,
+                    None => ctx.board.create(new)?,
+                };
                 Ok(self.created(id, true))
             }
             ToolKind::Shape(shape) => {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use touchpoint_crdt::{Geometry, Kind};
+use touchpoint_crdt::{Board, Geometry, GridView, Kind};
 
 use crate::geom::{OrientedRect, Rect, Vec2};
 use crate::scene::{Scene, SceneElement};
@@ -43,9 +43,52 @@ impl Corner {
 }
 
 /// Whether an element can be resized with handles: connectors are placed by
-/// their ends.
+/// their ends, and grids are sized by their stages and lanes (the grid
+/// panel) and never turn.
 pub fn resizable(el: &SceneElement) -> bool {
-    el.kind() != Kind::Connector
+    !matches!(el.kind(), Kind::Connector | Kind::Grid)
+}
+
+/// The cells that elements `ids`, moved by `offset`, would join if dropped
+/// now: for each element that can sit in a cell, the cell under its moved
+/// centre in the topmost grid there (as [`Board::move_and_drop`] decides),
+/// each cell once, as world rectangles. At most `limit` elements are looked
+/// at (a drag of thousands highlights the first ones' cells).
+pub fn drop_cells(
+    board: &Board,
+    scene: &Scene,
+    ids: &[String],
+    offset: Vec2,
+    limit: usize,
+) -> Vec<Geometry> {
+    let grids: Vec<GridView> = board
+        .grid_ids()
+        .iter()
+        .rev()
+        .filter(|g| !ids.contains(g))
+        .filter_map(|g| board.grid_view(g))
+        .collect();
+    if grids.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<Geometry> = Vec::new();
+    for id in ids.iter().take(limit) {
+        let Some(el) = scene.get(id) else { continue };
+        if matches!(el.kind(), Kind::Grid | Kind::Frame | Kind::Connector) {
+            continue;
+        }
+        let c = el.element.geom.center();
+        let p = [c[0] + offset.x, c[1] + offset.y];
+        let cell = grids
+            .iter()
+            .find_map(|g| g.cell_at(p).and_then(|(l, s)| g.cell_rect(&l, &s)));
+        if let Some(r) = cell
+            && !out.contains(&r)
+        {
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// Where the rotation handle is: `offset` world units above the middle of
@@ -205,5 +248,27 @@ mod tests {
             Some(Corner::TopLeft)
         );
         assert_eq!(handle_at(&rect, Vec2::new(0.0, 0.0), 5.0), None);
+    }
+    #[test]
+    fn drop_cells_are_the_cells_under_the_moved_centres() {
+        use touchpoint_crdt::{LaneRole, NewElement, NewGrid, NewLane, NewStage};
+        let mut b = Board::new();
+        let mut g = NewGrid::new("Map", 0.0, 0.0);
+        g.stages = vec![NewStage::new("A"), NewStage::new("B")];
+        g.lanes = vec![NewLane::new("Do", LaneRole::Cards)];
+        let grid = b.create_grid(g).unwrap();
+        let s1 = b.create(NewElement::sticky(1000.0, 0.0, "")).unwrap();
+        let s2 = b.create(NewElement::sticky(1000.0, 300.0, "")).unwrap();
+        let scene = Scene::build(&b);
+        let ids = vec![s1.clone(), s2.clone(), grid.id.clone()];
+        // s1's centre (1100, 100) moves to (300, 100): cell (Do, A); s2's to
+        // (300, 400): below the grid.
+        let cells = drop_cells(&b, &scene, &ids[..2], Vec2::new(-800.0, 0.0), 100);
+        assert_eq!(cells, vec![Geometry::new(220.0, 64.0, 320.0, 240.0)]);
+        // The grid itself never targets, and nothing moved over nothing.
+        assert!(drop_cells(&b, &scene, &ids, Vec2::new(0.0, 0.0), 100).is_empty());
+        let cells = drop_cells(&b, &scene, &ids[..1], Vec2::new(-500.0, 0.0), 100);
+        assert_eq!(cells, vec![Geometry::new(540.0, 64.0, 320.0, 240.0)]);
+        assert!(drop_cells(&b, &scene, &ids[..1], Vec2::new(-500.0, 0.0), 0).is_empty());
     }
 }

@@ -617,3 +617,98 @@ fn rotate_handle_turns_the_selection_in_one_transaction() {
     d.send(Input::key(Key::Char('z')).with(Modifiers::CTRL));
     assert_eq!(d.board.element(&id).unwrap().geom.rot, 0.0);
 }
+
+/// A grid at the origin: stages "A" and "B", one cards lane "Do" and a
+/// `line` lane below it. Cell (Do, A) spans x 220..540, y 64..304; (Do, B)
+/// spans x 540..860.
+fn grid(d: &mut Desk) -> touchpoint_crdt::CreatedGrid {
+    use touchpoint_crdt::{LaneRole, NewGrid, NewLane, NewStage};
+    let mut g = NewGrid::new("Map", 0.0, 0.0);
+    g.stages = vec![NewStage::new("A"), NewStage::new("B")];
+    g.lanes = vec![
+        NewLane::new("Do", LaneRole::Cards),
+        NewLane::new("Line", LaneRole::Line),
+    ];
+    let c = d.board.create_grid(g).unwrap();
+    d.sync();
+    d.transactions = 0;
+    c
+}
+
+#[test]
+fn dragging_a_sticky_into_a_cell_makes_it_a_member_and_out_again_frees_it() {
+    use touchpoint_crdt::CellRef;
+    let mut d = Desk::new();
+    let g = grid(&mut d);
+    let s = d.create(sticky_at(1000.0, 0.0));
+    // Drop the sticky's centre (1100, 100) into cell (Do, B).
+    d.drag((1100.0, 100.0), (700.0, 180.0), Modifiers::default());
+    let cell = CellRef {
+        grid: g.id.clone(),
+        lane: g.lanes[0].clone(),
+        stage: g.stages[1].clone(),
+    };
+    assert_eq!(d.board.cell_of(&s), Some(cell.clone()));
+    // The layout put it in the cell's first slot, not where it was dropped.
+    let geom = d.element(&s).geom;
+    assert_eq!((geom.x, geom.y), (540.0 + 16.0, 64.0 + 16.0));
+    assert!(d.take_transactions() >= 1);
+    // One undo step takes back both the move and the membership.
+    d.press('z', Modifiers::CTRL);
+    assert_eq!(d.board.cell_of(&s), None);
+    assert_eq!(d.element(&s).geom.x, 1000.0);
+    d.press('z', Modifiers::CTRL_SHIFT);
+    assert_eq!(d.board.cell_of(&s), Some(cell));
+    // Dragged out below the grid, it is free again and stays where dropped.
+    d.drag((656.0, 180.0), (656.0, 900.0), Modifiers::default());
+    assert_eq!(d.board.cell_of(&s), None);
+    assert_eq!(d.element(&s).geom.y, 80.0 + 720.0);
+    // A drag over nothing but the empty canvas is one transaction, as before.
+    d.take_transactions();
+    d.drag((656.0, 900.0), (1656.0, 900.0), Modifiers::default());
+    assert_eq!(d.take_transactions(), 1);
+}
+
+#[test]
+fn the_sticky_tool_inside_a_cell_creates_the_sticky_in_it() {
+    let mut d = Desk::new();
+    let g = grid(&mut d);
+    d.press('n', Modifiers::default());
+    let before = d.board.z_order();
+    d.click(300.0, 200.0);
+    let new = d.new_ids(&before);
+    assert_eq!(new.len(), 1);
+    let cell = d.board.cell_of(&new[0]).unwrap();
+    assert_eq!(
+        (cell.lane, cell.stage),
+        (g.lanes[0].clone(), g.stages[0].clone())
+    );
+    // Created in its cell in one undo step.
+    d.press('z', Modifiers::CTRL);
+    assert!(d.board.element(&new[0]).is_none());
+    assert!(d.board.element(&g.id).is_some());
+    // Outside every grid (and on a line lane) it is a free sticky.
+    d.press('n', Modifiers::default());
+    let before = d.board.z_order();
+    d.click(300.0, 320.0);
+    let new = d.new_ids(&before);
+    assert_eq!(d.board.cell_of(&new[0]), None);
+}
+
+#[test]
+fn a_grid_has_no_resize_or_rotate_handles() {
+    let mut d = Desk::new();
+    let g = grid(&mut d);
+    d.click(100.0, 30.0);
+    assert_eq!(d.selection(), [g.id.as_str()]);
+    assert!(!select::resizable(d.scene.get(&g.id).unwrap()));
+    // Where a handle would be, a press moves the grid instead.
+    let before = d.element(&g.id).geom;
+    d.drag((0.0, 0.0), (50.0, 40.0), Modifiers::default());
+    let after = d.element(&g.id).geom;
+    assert_eq!((after.x, after.y), (before.x + 50.0, before.y + 40.0));
+    assert_eq!(
+        (after.w, after.h, after.rot),
+        (before.w, before.h, before.rot)
+    );
+}

@@ -136,7 +136,12 @@ fn paint_drop_targets(painter: &Painter, ws: &Workspace, ids: &[String], offset:
 
 /// Vote counts as round badges on the top-right corner of each element:
 /// `(element id, count, colour)`. Elements not in the scene are skipped.
-pub fn vote_badges(painter: &Painter, camera: &Camera, scene: &Scene, badges: &[(String, u32, Color32)]) {
+pub fn vote_badges(
+    painter: &Painter,
+    camera: &Camera,
+    scene: &Scene,
+    badges: &[(String, u32, Color32)],
+) {
     for (id, n, fill) in badges {
         let Some(el) = scene.get(id) else { continue };
         let corner = to_points(camera, select::Corner::TopRight.position(&el.rect()));

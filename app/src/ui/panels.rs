@@ -42,6 +42,12 @@ pub struct Panels {
     pub export_form: Option<super::export::ExportForm>,
     /// The export running in the background, if any.
     pub export_job: Option<super::export::ExportJob>,
+    /// Who this user is in votes and the timer (empty: `$USER` or "Me").
+    pub display_name: String,
+    pub templates: super::templates_picker::TemplatePicker,
+    pub workshop: super::workshop::Workshop,
+    pub grid: super::grid_panel::GridPanel,
+    pub csv: super::csv_export::CsvDialog,
 }
 
 const TOOLS: [(ToolKind, &str, &str); 7] = [
@@ -96,11 +102,15 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) -> Vec<Command
     let mut commands = Vec::new();
     shortcuts(ui, ws, panels, &mut commands);
     menu(ui, ws, panels, &mut commands);
-    toolbar(ui, ws);
+    toolbar(ui, ws, panels);
     properties(ui, ws);
+    super::grid_panel::show(ui, ws, panels);
+    super::workshop::show(ui, ws, panels);
     status(ui, ws);
     dialog(ui, ws, panels, &mut commands);
     super::export::show(ui, ws, &mut panels.export_form, &mut panels.export_job);
+    super::templates_picker::show(ui, ws, panels);
+    super::csv_export::show(ui, ws, panels);
     commands
 }
 
@@ -171,6 +181,7 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
                         panels.export_form = Some(super::export::ExportForm::for_workspace(ws));
                         ui.close();
                     }
+                    super::templates_picker::file_menu_items(ui, ws, panels);
                     ui.separator();
                     if ui.button("Quit\tCtrl+Q").clicked() {
                         commands.push(Command::Quit);
@@ -260,7 +271,7 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
     });
 }
 
-fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
+fn toolbar(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
     let ctx = ui.ctx().clone();
     let read_only = ws.board.read_only().is_some();
     floating(ui, "toolbar", Align2::LEFT_CENTER, vec2(12.0, 0.0)).show(&ctx, |ui| {
@@ -339,6 +350,8 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace) {
                     ws.board.redo();
                     ws.sync();
                 }
+                ui.separator();
+                super::templates_picker::toolbar_buttons(ui, ws, panels);
             });
         });
     });
@@ -564,6 +577,7 @@ fn status(ui: &mut Ui, ws: &mut Workspace) {
                 {
                     ws.zoom_to_fit();
                 }
+                super::workshop::status_timer(ui, ws);
                 if let Some(m) = &ws.message {
                     ui.separator();
                     ui.label(RichText::new(m).color(Color32::from_rgb(0xc0, 0x20, 0x20)));
