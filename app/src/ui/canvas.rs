@@ -126,6 +126,17 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, input: &mut CanvasInput) {
                 pos: world,
                 modifiers: m,
             });
+            // A quick click (a touchpad tap, xdotool) can press and release
+            // within one frame: end the gesture now, or the next pointer
+            // move would drag what was clicked.
+            if primary_released {
+                input.pressed = false;
+                let r = ws.handle(&Input::PointerUp {
+                    pos: world,
+                    modifiers: m,
+                });
+                start_editing(ws, input, r.edit_text);
+            }
         } else if input.pressed && primary_released {
             input.pressed = false;
             let r = ws.handle(&Input::PointerUp {
