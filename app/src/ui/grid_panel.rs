@@ -346,6 +346,8 @@ fn contents(
                 })
                 .inner;
             if let Some(v) = set {
+                // Slider steps of 0.1 as written, not 0.9000000000000001.
+                let v = v.map(|v| (v * 100.0).round() / 100.0);
                 b.set_emotion(id, &lane.id, &s.id, v)?;
             }
         }

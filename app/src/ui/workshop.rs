@@ -233,10 +233,8 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
         Vec::new()
     };
     if !badges.is_empty() {
-        let painter = ui.ctx().layer_painter(egui::LayerId::new(
-            egui::Order::Middle,
-            egui::Id::unique("vote badges"),
-        ));
+        // On the canvas's own layer, after its chrome: under every panel.
+        let painter = ui.ctx().layer_painter(egui::LayerId::background());
         overlay::vote_badges(&painter, &ws.camera, &ws.scene, &badges);
     }
     let now = now_ms();
