@@ -1,89 +1,51 @@
 //! Offscreen frame time of the GPU renderer (lavapipe where there is no GPU).
 //!
-//! The boards: per group of ten elements, four stickies with text, three
-//! shapes (every outline in turn), two ink strokes of 16 points and one
-//! connector bound from the group's first sticky (right anchor) to its first
-//! shape (left anchor), on a square grid of cells 250 world units apart.
+//! The boards: `render_common::board` (stickies and shapes with text, ink,
+//! connectors on a grid). The viewport is 1920 x 1080 physical pixels, with
+//! the sample count the adapter allows (`GpuContext`).
 //!
-//! - `render/fit/N`: the whole board of N elements in a 1920 x 1080 image
-//!   (every element visible; text as glyphs where it is at least
-//!   4 px on screen, else bars).
-//! - `render/zoomed_in/N`: 100% at the board's centre (a few dozen
-//!   elements survive culling; their text as glyphs).
+//! - `render/fit/N`: the whole board in view (every element visible; text as
+//!   glyphs where it is at least 4 px on screen, else level-of-detail bars);
+//! - `render/100%/N`, `render/200%/N`: zoomed in at the board's centre (a few
+//!   dozen elements survive culling; their text as glyphs);
+//! - `render/pan/N`: a drag at 100%, 30 px per frame, 60 frames right and 60
+//!   back (each iteration draws the next camera of the cycle);
+//! - `render/zoom/N`: wheel zoom at the centre from fit to 200% and back, 60
+//!   geometric steps each way.
 //!
 //! One frame is `Renderer::prepare` (cull, build instances, upload) plus the
-//! render pass and waiting for the GPU to finish; no read-back. Paths are
-//! tessellated once before timing (the board does not change between
-//! frames); the first frame's cost, tessellation included, is printed.
-//! `TOUCHPOINT_BENCH_SIZES` (default `1000,10000`) changes the sizes.
+//! render pass, submitting it and waiting for the GPU; no read-back. After
+//! each benchmark the medians of the two halves are printed (`cpu prepare`,
+//! `gpu submit+wait`; on lavapipe the "GPU" is the CPU rasteriser). One frame
+//! of each view is drawn before timing, so paths are already tessellated at
+//! its level of detail (the board does not change); the first frame's cost
+//! (fit) is printed. `TOUCHPOINT_BENCH_SIZES` (default
+//! `1000,10000,100000`) changes the sizes; `TOUCHPOINT_BENCH_SAMPLES=1`
+//! measures without MSAA (paths then lose their antialiasing).
+
+mod render_common;
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use render_common::{VIEWPORT, board, median, sizes};
 use touchpoint::camera::Camera;
-use touchpoint::geom::Vec2;
 use touchpoint::render::{GpuContext, OffscreenTarget};
 use touchpoint::scene::Scene;
-use touchpoint_crdt::{Anchor, Board, End, Geometry, NewElement, ShapeKind};
-
-const CELL: f64 = 250.0;
-const BATCH: usize = 1_000;
-const VIEWPORT: Vec2 = Vec2::new(1920.0, 1080.0);
-
-fn board(n: usize) -> Board {
-    let columns = (n as f64).sqrt().ceil() as usize;
-    let cell = |i: usize| ((i % columns) as f64 * CELL, (i / columns) as f64 * CELL);
-    let mut board = Board::with_client_id(1);
-    let groups = n / 10;
-    let news: Vec<NewElement> = (0..groups * 10)
-        .filter(|i| i % 10 != 9)
-        .map(|i| {
-            let (x, y) = cell(i);
-            match i % 10 {
-                0..=3 => NewElement::sticky(x, y, "A note about the service"),
-                4..=6 => NewElement::shape(
-                    ShapeKind::ALL[i % ShapeKind::ALL.len()],
-                    Geometry::new(x, y, 180.0, 120.0),
-                )
-                .with_text("Step"),
-                _ => {
-                    let pts: Vec<[f32; 2]> = (0..16)
-                        .map(|k| [x as f32 + k as f32 * 10.0, y as f32 + (k % 3) as f32 * 20.0])
-                        .collect();
-                    NewElement::ink(&pts)
-                }
-            }
-        })
-        .collect();
-    let mut ids = Vec::with_capacity(n);
-    for chunk in news.chunks(BATCH) {
-        ids.extend(board.create_many(chunk.to_vec()).expect("create"));
-    }
-    // Nine created per group: sticky at 0, first shape at 4.
-    let links: Vec<NewElement> = (0..groups)
-        .map(|g| {
-            NewElement::connector(
-                End::bound(&ids[g * 9], Anchor::Right),
-                End::bound(&ids[g * 9 + 4], Anchor::Left),
-            )
-        })
-        .collect();
-    for chunk in links.chunks(BATCH) {
-        board.create_many(chunk.to_vec()).expect("connect");
-    }
-    board
-}
 
 fn benches(c: &mut Criterion) {
-    let sizes: Vec<usize> = std::env::var("TOUCHPOINT_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,10000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let gpu = match GpuContext::new() {
+    let mut gpu = match GpuContext::new() {
         Ok(gpu) => gpu,
         Err(e) => panic!("{e}"),
     };
+    // What the frame would cost at another sample count (1: no MSAA; paths
+    // are then not antialiased, so this is a measurement, not the product).
+    if let Some(samples) = std::env::var("TOUCHPOINT_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        gpu.sample_count = samples;
+    }
     eprintln!(
         "adapter: {}, {}x MSAA, {}x{}",
         gpu.describe(),
@@ -97,15 +59,32 @@ fn benches(c: &mut Criterion) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    for n in sizes {
+        .measurement_time(Duration::from_secs(3));
+    for n in sizes("1000,10000,100000") {
         let scene = Scene::build(&board(n));
         let bounds = scene.world_bounds().expect("non-empty board");
         let mut fit = Camera::new(VIEWPORT, 1.0);
         fit.zoom_to_fit(bounds, 40.0);
-        let mut zoomed = Camera::new(VIEWPORT, 1.0);
-        zoomed.zoom_to_fit(bounds, 40.0);
-        zoomed.zoom_at(VIEWPORT / 2.0, 1.0);
+        let zoomed = |zoom: f64| {
+            let mut c = fit;
+            c.zoom_at(VIEWPORT / 2.0, zoom);
+            c
+        };
+        let pan: Vec<Camera> = (0..120)
+            .map(|i| {
+                let mut c = zoomed(1.0);
+                let step = if i < 60 { i } else { 120 - i };
+                c.pan_by(touchpoint::geom::Vec2::new(-30.0 * step as f64, 0.0));
+                c
+            })
+            .collect();
+        let (lo, hi) = (fit.zoom(), 2.0);
+        let zoom: Vec<Camera> = (0..120)
+            .map(|i| {
+                let step = if i < 60 { i } else { 120 - i } as f64 / 60.0;
+                zoomed(lo * (hi / lo).powf(step))
+            })
+            .collect();
 
         let mut renderer = gpu.renderer();
         let start = Instant::now();
@@ -122,24 +101,46 @@ fn benches(c: &mut Criterion) {
             stats.text_areas,
             stats.text_shaped
         );
-        for (name, camera) in [("fit", &fit), ("zoomed_in", &zoomed)] {
+        let views: Vec<(&str, Vec<Camera>)> = vec![
+            ("fit", vec![fit]),
+            ("100%", vec![zoomed(1.0)]),
+            ("200%", vec![zoomed(2.0)]),
+            ("pan", pan),
+            ("zoom", zoom),
+        ];
+        for (name, cameras) in views {
+            // Tessellates what this view shows at its level of detail (a
+            // pan or zoom sequence reveals more in its first cycle).
             let stats = target
-                .render(&gpu, &mut renderer, &scene, camera)
+                .render(&gpu, &mut renderer, &scene, &cameras[0])
                 .expect("frame");
-            assert!(!stats.paths_rebuilt, "the scene did not change");
-            if name == "zoomed_in" {
-                eprintln!(
-                    "{n} elements: zoomed in: {} visible, {} instances, {} draws, {} text areas as glyphs",
-                    stats.visible_elements, stats.instances, stats.draws, stats.text_areas
-                );
-            }
+            let mut split: Vec<(f64, f64)> = Vec::new();
+            let mut next = 0;
             group.bench_function(format!("{name}/{n}"), |b| {
-                b.iter(|| {
-                    target
-                        .render(&gpu, &mut renderer, &scene, camera)
-                        .expect("frame")
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let camera = &cameras[next % cameras.len()];
+                        next += 1;
+                        let t = target
+                            .render_timed(&gpu, &mut renderer, &scene, camera)
+                            .expect("frame");
+                        total += t.prepare + t.gpu;
+                        split.push((t.prepare.as_secs_f64() * 1e3, t.gpu.as_secs_f64() * 1e3));
+                    }
+                    total
                 })
             });
+            eprintln!(
+                "{name}/{n}: median cpu prepare {:.2} ms, gpu submit+wait {:.2} ms over {} frames; {} visible, {} instances, {} draws, {} text areas as glyphs",
+                median(split.iter().map(|s| s.0).collect()),
+                median(split.iter().map(|s| s.1).collect()),
+                split.len(),
+                stats.visible_elements,
+                stats.instances,
+                stats.draws,
+                stats.text_areas
+            );
         }
     }
     group.finish();

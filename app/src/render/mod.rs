@@ -36,13 +36,12 @@ mod text;
 use std::num::NonZeroU64;
 
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
 use crate::camera::Camera;
 use crate::scene::Scene;
 use batch::{Draw, Frame, PathCache, PathVertex, ShapeInstance};
 
-pub use offscreen::{GpuContext, OffscreenTarget};
+pub use offscreen::{FrameTiming, GpuContext, OffscreenTarget};
 
 /// Why rendering failed; one variant per cause.
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +128,11 @@ pub struct FrameStats {
     pub visible_elements: usize,
     pub instances: usize,
     pub draws: usize,
-    /// Whether the path buffers were rebuilt (the scene changed).
+    /// Whether path triangles were uploaded this frame (elements drawn for
+    /// the first time at this level of detail, or changed).
     pub paths_rebuilt: bool,
-    /// Triangles in the path buffers (the whole scene's paths, not only
-    /// the visible ones).
+    /// Triangles held in the path caches, all levels of detail together
+    /// (what has been drawn so far, not only this frame).
     pub path_triangles: usize,
     /// Text items drawn as glyphs.
     pub text_areas: usize,
@@ -151,9 +151,13 @@ pub struct Renderer {
     shapes: wgpu::RenderPipeline,
     paths: wgpu::RenderPipeline,
     instance_buffer: Option<wgpu::Buffer>,
-    path_vertices: Option<wgpu::Buffer>,
-    path_indices: Option<wgpu::Buffer>,
+    /// Per path level of detail: the GPU copy of its vertex and index arrays.
+    path_buffers: Vec<PathBuffers>,
     path_cache: PathCache,
+    /// The level this frame's path draws index into.
+    path_level: usize,
+    /// This frame's gathered path indices (`Draw::Gathered`).
+    gathered: GrowingBuffer,
     draws: Vec<Draw>,
     /// Grid dots on screen this frame.
     dots: u32,
@@ -294,9 +298,10 @@ impl Renderer {
             shapes,
             paths,
             instance_buffer: None,
-            path_vertices: None,
-            path_indices: None,
+            path_buffers: Vec::new(),
             path_cache: PathCache::default(),
+            path_level: 0,
+            gathered: GrowingBuffer::default(),
             draws: Vec::new(),
             dots: 0,
             text: text::GlyphText::new(device, queue, format, sample_count),
@@ -315,24 +320,34 @@ impl Renderer {
     }
 
     /// Culls the scene, builds this frame's instances and uploads them with
-    /// the camera; re-tessellates and re-uploads paths only when the scene
-    /// changed. Call once per frame before [`Renderer::draw`].
+    /// the camera. Paths are tessellated at the zoom's level of detail when
+    /// an element is first drawn at that level or has changed since (a new
+    /// revision from [`Scene::apply`]), and only those new triangles are
+    /// uploaded. Call once per frame before [`Renderer::draw`].
     pub fn prepare(&mut self, scene: &Scene, camera: &Camera) -> FrameStats {
-        let paths_rebuilt = self.path_cache.update(scene);
-        if paths_rebuilt {
-            self.upload_paths();
-        }
+        self.path_cache.collect(scene);
         let Frame {
             instances,
             draws,
             visible_elements,
+            path_level,
+            gathered,
         } = {
             let text = &mut self.text;
             text.begin();
-            batch::build_frame_with(scene, camera, &self.path_cache, |el, index, item| {
+            batch::build_frame_with(scene, camera, &mut self.path_cache, |el, index, item| {
                 text.offer(el, index, item, camera)
             })
         };
+        let paths_rebuilt = self.upload_paths(path_level);
+        self.gathered.write_tail(
+            &self.device,
+            &self.queue,
+            "gathered path indices",
+            wgpu::BufferUsages::INDEX,
+            bytemuck::cast_slice(&gathered),
+            0,
+        );
         let (text_areas, text_shaped) = self.text.prepare(&self.device, &self.queue, camera);
         let ppu = camera.pixels_per_unit();
         let spacing = grid_spacing(ppu);
@@ -367,37 +382,47 @@ impl Renderer {
             instances: instances.len(),
             draws: draws.len(),
             paths_rebuilt,
-            path_triangles: self.path_cache.indices.len() / 3,
+            path_triangles: self.path_cache.triangles(),
             text_areas,
             text_shaped,
         };
         self.draws = draws;
+        self.path_level = path_level;
         stats
     }
 
-    fn upload_paths(&mut self) {
-        // Replaced rather than grown in place: this only happens on a scene
-        // change, and an exact size keeps memory honest after deletions.
-        let make = |label: &str, usage: wgpu::BufferUsages, contents: &[u8]| {
-            (!contents.is_empty()).then(|| {
-                self.device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some(label),
-                        contents,
-                        usage,
-                    })
-            })
+    /// Brings the GPU copy of path level `level` up to date: writes only
+    /// what was appended since the last upload, or everything into new
+    /// (doubled) buffers when it does not fit or the level was compacted.
+    /// Returns whether anything was written.
+    fn upload_paths(&mut self, level: usize) -> bool {
+        let Some(cpu) = self.path_cache.levels.get_mut(level) else {
+            return false;
         };
-        self.path_vertices = make(
+        if self.path_buffers.len() <= level {
+            self.path_buffers
+                .resize_with(level + 1, PathBuffers::default);
+        }
+        let gpu = &mut self.path_buffers[level];
+        let vertices = gpu.vertices.write_tail(
+            &self.device,
+            &self.queue,
             "path vertices",
             wgpu::BufferUsages::VERTEX,
-            bytemuck::cast_slice(&self.path_cache.vertices),
+            bytemuck::cast_slice(&cpu.vertices),
+            std::mem::size_of::<PathVertex>() * cpu.uploaded_vertices,
         );
-        self.path_indices = make(
+        let indices = gpu.indices.write_tail(
+            &self.device,
+            &self.queue,
             "path indices",
             wgpu::BufferUsages::INDEX,
-            bytemuck::cast_slice(&self.path_cache.indices),
+            bytemuck::cast_slice(&cpu.indices),
+            std::mem::size_of::<u32>() * cpu.uploaded_indices,
         );
+        cpu.uploaded_vertices = cpu.vertices.len();
+        cpu.uploaded_indices = cpu.indices.len();
+        vertices || indices
     }
 
     /// Records the prepared frame into `pass` (grid dots first, then the
@@ -410,29 +435,46 @@ impl Renderer {
         if self.dots > 0 {
             pass.draw(0..4, 0..self.dots);
         }
-        let mut current: Option<bool> = None; // Some(true): shapes bound
+        // What is bound: 1 shapes, 2 cached paths, 3 gathered paths.
+        let mut bound = 0;
         for draw in &self.draws {
             match draw {
                 Draw::Shapes(range) => {
                     let Some(buf) = &self.instance_buffer else {
                         continue;
                     };
-                    if current != Some(true) {
+                    if bound != 1 {
                         pass.set_pipeline(&self.shapes);
                         pass.set_vertex_buffer(0, buf.slice(..));
-                        current = Some(true);
+                        bound = 1;
                     }
                     pass.draw(0..4, range.clone());
                 }
-                Draw::Paths(range) => {
-                    let (Some(v), Some(i)) = (&self.path_vertices, &self.path_indices) else {
+                Draw::Paths(range) | Draw::Gathered(range) => {
+                    let gathered = matches!(draw, Draw::Gathered(_));
+                    let Some(PathBuffers {
+                        vertices: GrowingBuffer { buffer: Some(v) },
+                        indices: GrowingBuffer { buffer: Some(i) },
+                    }) = self.path_buffers.get(self.path_level)
+                    else {
                         continue;
                     };
-                    if current != Some(false) {
-                        pass.set_pipeline(&self.paths);
-                        pass.set_vertex_buffer(0, v.slice(..));
+                    let i = if gathered {
+                        let Some(g) = &self.gathered.buffer else {
+                            continue;
+                        };
+                        g
+                    } else {
+                        i
+                    };
+                    let want = if gathered { 3 } else { 2 };
+                    if bound != want {
+                        if bound != 2 && bound != 3 {
+                            pass.set_pipeline(&self.paths);
+                            pass.set_vertex_buffer(0, v.slice(..));
+                        }
                         pass.set_index_buffer(i.slice(..), wgpu::IndexFormat::Uint32);
-                        current = Some(false);
+                        bound = want;
                     }
                     pass.draw_indexed(range.clone(), 0, 0..1);
                 }
@@ -441,6 +483,56 @@ impl Renderer {
         // All glyph text last: glyphon draws it in one call (module docs).
         self.text.draw(pass);
     }
+}
+
+/// A GPU buffer mirroring a CPU array that only grows (between compactions).
+#[derive(Default)]
+struct GrowingBuffer {
+    buffer: Option<wgpu::Buffer>,
+}
+
+impl GrowingBuffer {
+    /// Writes `contents[uploaded..]`, or all of `contents` into a new buffer
+    /// (the next power of two) when it does not fit. `uploaded` is 0 after
+    /// a compaction. Returns whether anything was written.
+    fn write_tail(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        label: &str,
+        usage: wgpu::BufferUsages,
+        contents: &[u8],
+        uploaded: usize,
+    ) -> bool {
+        let needed = contents.len() as u64;
+        if needed == 0 {
+            return false;
+        }
+        let mut from = uploaded.min(contents.len());
+        if self.buffer.as_ref().is_none_or(|b| b.size() < needed) {
+            self.buffer = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: needed.next_power_of_two().max(4096),
+                usage: usage | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+            from = 0;
+        }
+        // Copies must be a multiple of 4 bytes; every element here is.
+        match &self.buffer {
+            Some(buf) if from < contents.len() => {
+                queue.write_buffer(buf, from as u64, &contents[from..]);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct PathBuffers {
+    vertices: GrowingBuffer,
+    indices: GrowingBuffer,
 }
 
 /// Writes `contents` into `slot`, replacing the buffer with a larger one

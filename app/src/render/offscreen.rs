@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{RenderError, Renderer};
 use crate::camera::Camera;
@@ -202,6 +203,22 @@ impl OffscreenTarget {
         self.encode_and_submit(gpu, renderer, scene, camera, false)
     }
 
+    /// [`OffscreenTarget::render`], timed: the CPU's `prepare` apart from
+    /// recording, submitting and waiting for the GPU (benchmarks).
+    pub fn render_timed(
+        &self,
+        gpu: &GpuContext,
+        renderer: &mut Renderer,
+        scene: &Scene,
+        camera: &Camera,
+    ) -> Result<FrameTiming, RenderError> {
+        let mut timing = FrameTiming::default();
+        let stats =
+            self.encode_and_submit_timed(gpu, renderer, scene, camera, false, &mut timing)?;
+        timing.stats = stats;
+        Ok(timing)
+    }
+
     /// Draws one frame and reads it back as tightly packed RGBA rows (sRGB,
     /// straight alpha; the canvas is opaque).
     pub fn render_rgba(
@@ -243,8 +260,24 @@ impl OffscreenTarget {
         camera: &Camera,
         copy_out: bool,
     ) -> Result<super::FrameStats, RenderError> {
+        let mut timing = FrameTiming::default();
+        self.encode_and_submit_timed(gpu, renderer, scene, camera, copy_out, &mut timing)
+    }
+
+    fn encode_and_submit_timed(
+        &self,
+        gpu: &GpuContext,
+        renderer: &mut Renderer,
+        scene: &Scene,
+        camera: &Camera,
+        copy_out: bool,
+        timing: &mut FrameTiming,
+    ) -> Result<super::FrameStats, RenderError> {
         let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let start = Instant::now();
         let stats = renderer.prepare(scene, camera);
+        let prepared = Instant::now();
+        timing.prepare = prepared - start;
         let mut encoder = gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -306,9 +339,21 @@ impl OffscreenTarget {
             return Err(RenderError::Gpu(e.to_string()));
         }
         gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
+        timing.gpu = prepared.elapsed();
         gpu.check_lost()?;
         Ok(stats)
     }
+}
+
+/// One offscreen frame's wall-clock split ([`OffscreenTarget::render_timed`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameTiming {
+    pub stats: super::FrameStats,
+    /// [`Renderer::prepare`]: culling, instances, uploads, text layout.
+    pub prepare: Duration,
+    /// Recording the pass, submitting it and waiting for the GPU (on
+    /// lavapipe: the CPU rasteriser's work).
+    pub gpu: Duration,
 }
 
 /// Encodes tightly packed sRGB RGBA rows as a PNG.

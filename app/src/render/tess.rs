@@ -13,8 +13,11 @@ use lyon::tessellation::{
 use crate::scene::item::MITER_LIMIT;
 use crate::scene::{LineCap, LineJoin, PathCmd, PathItem, Rgba};
 
-/// How far (world units) flattened curves may stray from the true curve:
-/// a tenth of a pixel at 100%, under a pixel at the 800% maximum zoom.
+/// How far (world units) flattened curves may stray from the true curve at
+/// the finest level of detail: a tenth of a pixel at 100%, under a pixel at
+/// the 800% maximum zoom. Coarser levels (`batch::path_tolerance`) use
+/// multiples of it when zoomed out, which also makes round joins and caps a
+/// triangle or two.
 pub const TOLERANCE: f32 = 0.1;
 
 /// A vertex before it is given its element's clip.
@@ -81,16 +84,17 @@ fn rgba(c: Rgba) -> [u8; 4] {
     [c.r, c.g, c.b, c.a]
 }
 
-/// Tessellates one path item. A path lyon cannot tessellate (it should not
-/// happen for finite input) is drawn as nothing and logged.
-pub fn tessellate(item: &PathItem) -> PathMesh {
+/// Tessellates one path item, flattening within `tolerance` world units. A
+/// path lyon cannot tessellate (it should not happen for finite input) is
+/// drawn as nothing and logged.
+pub fn tessellate(item: &PathItem, tolerance: f32) -> PathMesh {
     let path = lyon_path(&item.commands);
     let mut buffers: VertexBuffers<MeshVertex, u32> = VertexBuffers::new();
     if let Some(fill) = item.fill {
         let color = rgba(fill);
         let result = FillTessellator::new().tessellate_path(
             &path,
-            &FillOptions::non_zero().with_tolerance(TOLERANCE),
+            &FillOptions::non_zero().with_tolerance(tolerance),
             &mut BuffersBuilder::new(&mut buffers, |v: FillVertex| MeshVertex {
                 position: v.position().to_array(),
                 color,
@@ -104,14 +108,21 @@ pub fn tessellate(item: &PathItem) -> PathMesh {
         && item.stroke_width > 0.0
     {
         let color = rgba(stroke);
-        let options = StrokeOptions::tolerance(TOLERANCE)
+        // Round joins and caps flattened more coarsely than a quarter of
+        // the width lose their triangles (a dot would vanish): at such levels
+        // of detail the stroke is under a pixel or two on screen, and bevels
+        // and square caps look the same there.
+        let coarse = f64::from(tolerance) > item.stroke_width * 0.25;
+        let options = StrokeOptions::tolerance(tolerance)
             .with_line_width(item.stroke_width as f32)
             .with_line_join(match item.join {
                 LineJoin::Miter => lyon::tessellation::LineJoin::Miter,
+                LineJoin::Round if coarse => lyon::tessellation::LineJoin::Bevel,
                 LineJoin::Round => lyon::tessellation::LineJoin::Round,
             })
             .with_line_cap(match item.cap {
                 LineCap::Butt => lyon::tessellation::LineCap::Butt,
+                LineCap::Round if coarse => lyon::tessellation::LineCap::Square,
                 LineCap::Round => lyon::tessellation::LineCap::Round,
             })
             .with_miter_limit(MITER_LIMIT as f32);
@@ -154,7 +165,7 @@ mod tests {
             join: LineJoin::Miter,
             cap: LineCap::Butt,
         };
-        let mesh = tessellate(&item);
+        let mesh = tessellate(&item, TOLERANCE);
         assert_eq!(mesh.indices.len() % 3, 0);
         // One fill triangle plus a stroke ring.
         assert!(mesh.indices.len() > 3);
@@ -179,6 +190,8 @@ mod tests {
             join: LineJoin::Round,
             cap: LineCap::Round,
         };
-        assert!(!tessellate(&item).indices.is_empty());
+        assert!(!tessellate(&item, TOLERANCE).indices.is_empty());
+        // Also at the coarsest level of detail.
+        assert!(!tessellate(&item, TOLERANCE * 1024.0).indices.is_empty());
     }
 }
