@@ -569,6 +569,10 @@ mod tests {
         ws.board
             .apply_update(&other.encode_diff(&ws.board.state_vector()))
             .unwrap();
+        assert!(
+            ws.board.grids_unsettled(),
+            "the merge leaves a stale layout"
+        );
         assert!(ws.sync());
         assert!(!ws.board.grids_unsettled());
         // Settling is not an undo step: one undo takes back the stage move.
