@@ -21,7 +21,9 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-use touchpoint_crdt::{Anchor, Board, EditError, End, Geometry, Kind, NewElement, ShapeKind};
+use touchpoint_crdt::{
+    Anchor, Board, Body, EditError, End, EndSide, Geometry, Kind, NewElement, ShapeKind,
+};
 
 use crate::geom::{OrientedRect, Rect, Vec2};
 use crate::scene::Scene;
@@ -119,6 +121,18 @@ enum Gesture {
         grab: Vec2,
         original: Geometry,
         geom: Geometry,
+    },
+    /// Dragging one end of a selected connector to another element (it
+    /// binds to the nearest anchor) or to empty canvas (it comes free).
+    MoveEnd {
+        id: String,
+        side: EndSide,
+        /// The other end, which stays where it is.
+        fixed: Vec2,
+        /// The other end's element, which this end must not bind to.
+        fixed_id: Option<String>,
+        start: Vec2,
+        current: Vec2,
     },
     /// Dragging the rotation handle: the element turns about its centre.
     Rotate {
@@ -266,6 +280,21 @@ impl Tools {
             } => Some(Preview::Connector {
                 from: *from_pos,
                 to: *current,
+            }),
+            Gesture::MoveEnd {
+                side,
+                fixed,
+                current,
+                ..
+            } => Some(match side {
+                EndSide::From => Preview::Connector {
+                    from: *current,
+                    to: *fixed,
+                },
+                EndSide::To => Preview::Connector {
+                    from: *fixed,
+                    to: *current,
+                },
             }),
         }
     }
@@ -418,6 +447,9 @@ impl Tools {
 
     fn select_down(&mut self, pos: Vec2, m: Modifiers, ctx: &ToolContext<'_>) -> Gesture {
         // Handles sit on top of everything.
+        if let Some(g) = self.connector_end_at(pos, ctx) {
+            return g;
+        }
         if self.selection.len() == 1
             && let Some(id) = self.selection.iter().next()
             && let Some(el) = ctx.scene.get(id)
@@ -532,7 +564,7 @@ impl Tools {
                     points.push(pos);
                 }
             }
-            Gesture::Connect { current, .. } => *current = pos,
+            Gesture::Connect { current, .. } | Gesture::MoveEnd { current, .. } => *current = pos,
         }
     }
 
@@ -612,7 +644,56 @@ impl Tools {
                 let id = ctx.board.create(NewElement::connector(from, to))?;
                 Ok(self.created(id, false))
             }
+            Gesture::MoveEnd {
+                id,
+                side,
+                fixed_id,
+                start,
+                current,
+                ..
+            } => {
+                if start.distance(current) <= ctx.px(DRAG_THRESHOLD_PX) {
+                    return Ok(Response::default());
+                }
+                let end = match connectable_at(ctx, current, fixed_id.as_deref()) {
+                    Some((target, anchor)) if target != id => End::bound(target, anchor),
+                    _ => End::free(current.x, current.y),
+                };
+                ctx.board.set_end(&id, side, end)?;
+                Ok(Response::edited())
+            }
         }
+    }
+
+    /// A press on an end of the one selected connector starts dragging it.
+    fn connector_end_at(&self, pos: Vec2, ctx: &ToolContext<'_>) -> Option<Gesture> {
+        if self.selection.len() != 1 {
+            return None;
+        }
+        let id = self.selection.iter().next()?;
+        let el = ctx.scene.get(id)?;
+        let Body::Connector { from, to, .. } = &el.element.body else {
+            return None;
+        };
+        let [a, b] = ctx.board.connector_points(&el.element)?;
+        let (a, b) = (Vec2::from(a), Vec2::from(b));
+        let radius = ctx.px(HANDLE_RADIUS_PX);
+        let bound = |e: &End| e.binding.as_ref().map(|b| b.id.clone());
+        let (side, fixed, fixed_id) = if pos.distance(a) <= radius {
+            (EndSide::From, b, bound(to))
+        } else if pos.distance(b) <= radius {
+            (EndSide::To, a, bound(from))
+        } else {
+            return None;
+        };
+        Some(Gesture::MoveEnd {
+            id: id.clone(),
+            side,
+            fixed,
+            fixed_id,
+            start: pos,
+            current: pos,
+        })
     }
 
     /// Ends a sticky, shape, text or frame gesture: creates the element.

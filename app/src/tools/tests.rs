@@ -712,3 +712,45 @@ fn a_grid_has_no_resize_or_rotate_handles() {
         (before.w, before.h, before.rot)
     );
 }
+
+#[test]
+fn dragging_a_connector_end_rebinds_it_or_frees_it() {
+    let mut d = Desk::new();
+    let a = d.create(NewElement::sticky(0.0, 0.0, "a"));
+    let b = d.create(NewElement::sticky(400.0, 0.0, "b"));
+    let c = d.create(NewElement::sticky(0.0, 400.0, "c"));
+    let conn = d.create(NewElement::connector(
+        End::bound(&a, Anchor::Right),
+        End::bound(&b, Anchor::Left),
+    ));
+    d.tools.set_selection([conn.clone()]);
+    // Drag the "to" end (at b's left anchor, 400,100) onto c's top.
+    d.send(Input::down(400.0, 100.0));
+    d.send(Input::moved(200.0, 300.0));
+    assert!(matches!(d.tools.preview(), Some(Preview::Connector { .. })));
+    d.send(Input::up(100.0, 410.0));
+    assert_eq!(d.take_transactions(), 1);
+    let el = d.board.element(&conn).unwrap();
+    let Body::Connector { from, to, .. } = &el.body else {
+        panic!("not a connector")
+    };
+    assert_eq!(from.binding.as_ref().unwrap().id, a, "the other end stays");
+    assert_eq!(to.binding.as_ref().unwrap().id, c);
+    assert_eq!(to.binding.as_ref().unwrap().anchor, Anchor::Top);
+    // Now drag it to empty canvas: it comes free there.
+    d.send(Input::down(100.0, 400.0));
+    d.send(Input::up(900.0, 900.0));
+    let el = d.board.element(&conn).unwrap();
+    let Body::Connector { to, .. } = &el.body else {
+        panic!("not a connector")
+    };
+    assert!(to.binding.is_none());
+    assert_eq!(to.point, [900.0, 900.0]);
+    // One undo step per drag.
+    d.send(Input::key(Key::Char('z')).with(Modifiers::CTRL));
+    let el = d.board.element(&conn).unwrap();
+    let Body::Connector { to, .. } = &el.body else {
+        panic!("not a connector")
+    };
+    assert_eq!(to.binding.as_ref().unwrap().id, c);
+}
