@@ -80,7 +80,12 @@ enum Command {
         frame: Option<String>,
         /// Export only these elements (ids, comma-separated), with the
         /// elements of any frame among them.
-        #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',', conflicts_with = "frame")]
+        #[arg(
+            long,
+            value_name = "ID[,ID...]",
+            value_delimiter = ',',
+            conflicts_with = "frame"
+        )]
         select: Option<Vec<String>>,
         /// PNG: pixels per world unit (1 = 100%, 2 = 200%).
         #[arg(long, default_value_t = 1.0, value_name = "S")]
