@@ -92,6 +92,8 @@ pub struct PathVertex {
     pub position: [f32; 2],
     /// sRGB, straight alpha, as `Unorm8x4`.
     pub color: [u8; 4],
+    /// Analytic antialiasing: normal, half width, mode (`tess::MeshVertex`).
+    pub aa: [f32; 4],
     pub clip: Clip,
 }
 
@@ -218,6 +220,7 @@ impl PathLevel {
                 .extend(mesh.vertices.iter().map(|v| PathVertex {
                     position: v.position,
                     color: v.color,
+                    aa: v.aa,
                     clip,
                 }));
             self.indices.extend(mesh.indices.iter().map(|i| i + base));

@@ -7,7 +7,10 @@
 //!    (sticky notes with their soft shadow, rects, rounded rects, ellipses,
 //!    frame bodies, text bars), antialiased with `fwidth`, and runs of
 //!    **tessellated path triangles** (diamonds, triangles, ink, connectors,
-//!    arrowheads), antialiased by MSAA (4x where the format allows it);
+//!    arrowheads), strokes antialiased analytically (vertices pushed a pixel
+//!    out along their normals, coverage from the distance to the centre
+//!    line) and unstroked fills given a one-pixel fringe, so no MSAA is
+//!    needed ([`SAMPLE_COUNT`]);
 //! 3. (later) overlays: selection, remote cursors.
 //!
 //! Per frame the scene is culled with its R*-tree ([`Scene::query_rect`]) and
@@ -72,6 +75,13 @@ pub enum RenderError {
     #[error("cannot encode PNG: {0}")]
     Png(#[from] png::EncodingError),
 }
+
+/// The sample count to create the renderer with: 1, no MSAA. Shapes,
+/// strokes and fill edges are antialiased in the shaders; 4x MSAA still
+/// works (slightly softer edges) but costs far more than it adds: on
+/// lavapipe at 1920x1080 the 4x clear and resolve alone took ~40 ms a frame
+/// (BENCHMARKS.md).
+pub const SAMPLE_COUNT: u32 = 1;
 
 /// Colours of the canvas itself (sRGB).
 pub const BACKGROUND: [u8; 4] = [0xf7, 0xf7, 0xf5, 0xff];
@@ -274,7 +284,8 @@ impl Renderer {
             Some(blend),
         );
         let path_attrs = wgpu::vertex_attr_array![
-            0 => Float32x2, 1 => Unorm8x4, 2 => Float32x2, 3 => Float32x2, 4 => Float32
+            0 => Float32x2, 1 => Unorm8x4, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2,
+            5 => Float32
         ];
         let paths = pipeline(
             "paths",

@@ -20,7 +20,7 @@ pub struct GpuContext {
     pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
-    /// 4 where the adapter supports 4x MSAA on [`FORMAT`], else 1.
+    /// [`super::SAMPLE_COUNT`] (1): no MSAA.
     pub sample_count: u32,
     /// Set by the device-lost callback; checked after each frame.
     lost: Arc<Mutex<Option<String>>>,
@@ -76,15 +76,10 @@ impl GpuContext {
                 *slot = Some(format!("{reason:?}: {message}"));
             }
         });
-        let sample_count = if adapter
-            .get_texture_format_features(FORMAT)
-            .flags
-            .sample_count_supported(4)
-        {
-            4
-        } else {
-            1
-        };
+        // The renderer antialiases everything itself (SDF shapes, strokes
+        // and fill fringes), and MSAA's clear and resolve are most of a
+        // frame on a software rasteriser; see `super::SAMPLE_COUNT`.
+        let sample_count = super::SAMPLE_COUNT;
         Ok(GpuContext {
             adapter,
             device,

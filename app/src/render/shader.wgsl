@@ -215,9 +215,13 @@ fn shape_fs(in: ShapeOut) -> @location(0) vec4<f32> {
 struct PathIn {
     @location(0) position: vec2<f32>,
     @location(1) color: vec4<f32>,
-    @location(2) clip_center: vec2<f32>,
-    @location(3) clip_half: vec2<f32>,
-    @location(4) clip_rotation: f32,
+    // Normal (xy), half width in world units (z), mode (w): 0 no
+    // antialiasing (fills), +-1 the two sides of a stroke, +-2 the sides of a
+    // fill's hairline fringe.
+    @location(2) aa: vec4<f32>,
+    @location(3) clip_center: vec2<f32>,
+    @location(4) clip_half: vec2<f32>,
+    @location(5) clip_rotation: f32,
 };
 
 struct PathOut {
@@ -225,19 +229,51 @@ struct PathOut {
     @location(0) @interpolate(flat) color: vec4<f32>,
     @location(1) clip_local: vec2<f32>,
     @location(2) @interpolate(flat) clip_half: vec2<f32>,
+    // Signed distance from the centre line in pixels, interpolated across
+    // the stroke.
+    @location(3) across: f32,
+    // Half width in pixels (negative: no antialiasing) and the alpha of
+    // strokes thinner than a pixel.
+    @location(4) @interpolate(flat) stroke: vec2<f32>,
 };
 
+// Strokes are antialiased analytically (no MSAA needed): each outline vertex
+// moves one pixel further out along its normal, and the fragment's coverage
+// comes from its distance to the centre line. Strokes thinner than a pixel
+// are drawn a pixel wide and fade instead, as the SDF shapes' outlines do.
 @vertex
 fn path_vs(v: PathIn) -> PathOut {
     var out: PathOut;
-    out.position = clip_from_world(v.position);
+    var world = v.position;
+    out.across = 0.0;
+    out.stroke = vec2<f32>(-1.0, 1.0);
+    let mode = v.aa.w;
+    if (mode != 0.0) {
+        let ppu = globals.pixels_per_unit;
+        let pixel = 1.0 / ppu;
+        let half = v.aa.z;
+        var drawn = 0.0;
+        var fade = 1.0;
+        if (abs(mode) < 1.5) {
+            drawn = max(half, 0.5 * pixel);
+            fade = half / drawn;
+        }
+        world = v.position + v.aa.xy * (drawn + pixel - half);
+        out.across = sign(mode) * (drawn * ppu + 1.0);
+        out.stroke = vec2<f32>(drawn * ppu, fade);
+    }
+    out.position = clip_from_world(world);
     out.color = linear_from_srgb(v.color);
-    out.clip_local = local_in(v.position, v.clip_center, v.clip_rotation);
+    out.clip_local = local_in(world, v.clip_center, v.clip_rotation);
     out.clip_half = v.clip_half;
     return out;
 }
 
 @fragment
 fn path_fs(in: PathOut) -> @location(0) vec4<f32> {
-    return premultiplied(in.color, clip_coverage(in.clip_local, in.clip_half));
+    var coverage = 1.0;
+    if (in.stroke.x >= 0.0) {
+        coverage = clamp(in.stroke.x + 0.5 - abs(in.across), 0.0, 1.0) * in.stroke.y;
+    }
+    return premultiplied(in.color, coverage * clip_coverage(in.clip_local, in.clip_half));
 }

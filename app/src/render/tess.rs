@@ -26,6 +26,12 @@ pub struct MeshVertex {
     pub position: [f32; 2],
     /// sRGB, straight alpha.
     pub color: [u8; 4],
+    /// Analytic antialiasing (see `shader.wgsl`, `path_vs`): the stroke's
+    /// normal at this vertex (x, y; the vertex is `half width * normal`
+    /// from the centre line), the half width in world units, and a mode:
+    /// 0 no antialiasing (fills), +-1 a stroke's two sides, +-2 the sides of
+    /// a fill's edge fringe (a hairline that softens the fill's outline).
+    pub aa: [f32; 4],
 }
 
 /// One path item's triangles: the fill first, then the stroke over it.
@@ -80,6 +86,22 @@ fn lyon_path(commands: &[PathCmd]) -> Path {
     b.build()
 }
 
+/// Width lyon is given for a fill's fringe; the shader draws it a pixel wide.
+const FRINGE_WIDTH: f32 = 1e-3;
+
+fn stroke_vertex(v: &StrokeVertex, color: [u8; 4], mode: f32) -> MeshVertex {
+    let side = match v.side() {
+        lyon::path::Side::Positive => 1.0,
+        lyon::path::Side::Negative => -1.0,
+    };
+    let normal = v.normal();
+    MeshVertex {
+        position: v.position().to_array(),
+        color,
+        aa: [normal.x, normal.y, v.line_width() / 2.0, side * mode],
+    }
+}
+
 fn rgba(c: Rgba) -> [u8; 4] {
     [c.r, c.g, c.b, c.a]
 }
@@ -98,10 +120,31 @@ pub fn tessellate(item: &PathItem, tolerance: f32) -> PathMesh {
             &mut BuffersBuilder::new(&mut buffers, |v: FillVertex| MeshVertex {
                 position: v.position().to_array(),
                 color,
+                aa: [0.0; 4],
             }),
         );
         if let Err(e) = result {
             tracing::debug!("path fill not tessellated: {e:?}");
+        }
+    }
+    let stroked = item.stroke.is_some() && item.stroke_width > 0.0;
+    if let (Some(fill), false) = (item.fill, stroked) {
+        // Without MSAA a fill's edge would be jagged: a hairline fringe in
+        // the fill colour, antialiased by the shader, softens it.
+        let color = rgba(fill);
+        let options = StrokeOptions::tolerance(tolerance)
+            .with_line_width(FRINGE_WIDTH)
+            .with_line_join(lyon::tessellation::LineJoin::Miter)
+            .with_miter_limit(MITER_LIMIT as f32);
+        let result = StrokeTessellator::new().tessellate_path(
+            &path,
+            &options,
+            &mut BuffersBuilder::new(&mut buffers, |v: StrokeVertex| {
+                stroke_vertex(&v, color, 2.0)
+            }),
+        );
+        if let Err(e) = result {
+            tracing::debug!("path fringe not tessellated: {e:?}");
         }
     }
     if let Some(stroke) = item.stroke
@@ -129,9 +172,8 @@ pub fn tessellate(item: &PathItem, tolerance: f32) -> PathMesh {
         let result = StrokeTessellator::new().tessellate_path(
             &path,
             &options,
-            &mut BuffersBuilder::new(&mut buffers, |v: StrokeVertex| MeshVertex {
-                position: v.position().to_array(),
-                color,
+            &mut BuffersBuilder::new(&mut buffers, |v: StrokeVertex| {
+                stroke_vertex(&v, color, 1.0)
             }),
         );
         if let Err(e) = result {
@@ -167,7 +209,12 @@ mod tests {
         };
         let mesh = tessellate(&item, TOLERANCE);
         assert_eq!(mesh.indices.len() % 3, 0);
-        // One fill triangle plus a stroke ring.
+        // One fill triangle plus a stroke ring; the fill is not
+        // antialiased (the stroke covers its edge), the stroke is.
+        assert!(mesh.vertices.iter().any(|v| v.aa[3] == 0.0));
+        assert!(mesh.vertices.iter().any(|v| v.aa[3] == 1.0));
+        assert!(mesh.vertices.iter().any(|v| v.aa[3] == -1.0));
+        assert!(!mesh.vertices.iter().any(|v| v.aa[3].abs() == 2.0));
         assert!(mesh.indices.len() > 3);
         assert!(mesh.vertices.iter().any(|v| v.color == [255; 4]));
         assert!(
@@ -175,6 +222,33 @@ mod tests {
                 .iter()
                 .any(|v| v.color == [0x1a, 0x1a, 0x1a, 255])
         );
+    }
+
+    #[test]
+    fn an_unstroked_fill_gets_an_antialiased_fringe() {
+        let item = PathItem {
+            commands: vec![
+                PathCmd::MoveTo(Vec2::new(0.0, 0.0)),
+                PathCmd::LineTo(Vec2::new(10.0, 0.0)),
+                PathCmd::LineTo(Vec2::new(5.0, 8.0)),
+                PathCmd::Close,
+            ],
+            fill: Some(Rgba::opaque(Color::BLACK)),
+            stroke: None,
+            stroke_width: 0.0,
+            join: LineJoin::Miter,
+            cap: LineCap::Butt,
+        };
+        let mesh = tessellate(&item, TOLERANCE);
+        let fringe: Vec<&MeshVertex> = mesh
+            .vertices
+            .iter()
+            .filter(|v| v.aa[3].abs() == 2.0)
+            .collect();
+        assert!(!fringe.is_empty());
+        // Normals of unit length or more (miters), pointing out of the
+        // centre line.
+        assert!(fringe.iter().all(|v| v.aa[0].hypot(v.aa[1]) >= 0.99));
     }
 
     #[test]
