@@ -62,13 +62,16 @@ fn clip_coverage(local: vec2<f32>, half: vec2<f32>) -> f32 {
 }
 
 // ---------------------------------------------------------------------------
-// Background dots: the pass clears to the background colour, then one small
-// quad per grid point on screen (instance i is column i % columns, row
-// i / columns). Far cheaper than shading every pixel on a software rasteriser.
+// Background dots: the pass clears to the background colour, then one thin
+// strip per row of grid points on screen (instance i is row i), as wide as
+// the viewport and a dot high; the fragment finds its nearest column. Far
+// cheaper than shading every pixel, and than a quad per dot (thousands of
+// tiny primitives), on a software rasteriser.
 
 struct DotOut {
     @builtin(position) position: vec4<f32>,
-    // Offset from the dot's centre in physical pixels.
+    // x: the fragment's x on screen; y: offset from the row's centre line,
+    // both in physical pixels.
     @location(0) offset_px: vec2<f32>,
     @location(1) @interpolate(flat) radius_px: f32,
 };
@@ -76,24 +79,27 @@ struct DotOut {
 @vertex
 fn dot_vs(@builtin(vertex_index) v: u32, @builtin(instance_index) i: u32) -> DotOut {
     let spacing = globals.grid_spacing;
-    let columns = u32(globals.grid_columns);
-    let first = floor(globals.origin_in_world / spacing);
-    let cell = first + vec2<f32>(f32(i % columns), f32(i / columns));
-    let center_px = (cell * spacing - globals.origin_in_world) * globals.pixels_per_unit;
+    let first = floor(globals.origin_in_world.y / spacing);
+    let row_px = ((first + f32(i)) * spacing - globals.origin_in_world.y) * globals.pixels_per_unit;
     let radius = max(1.0, 1.2 * min(globals.pixels_per_unit, 2.0));
     let corner = vec2<f32>(f32(v & 1u), f32((v >> 1u) & 1u)) * 2.0 - vec2<f32>(1.0);
-    let offset = corner * (radius + 1.0);
-    let px = center_px + offset;
+    let x = select(-radius - 1.0, globals.viewport_px.x + radius + 1.0, corner.x > 0.0);
+    let y = corner.y * (radius + 1.0);
+    let px = vec2<f32>(x, row_px + y);
     var out: DotOut;
     out.position = vec4<f32>(px / globals.viewport_px * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0), 0.0, 1.0);
-    out.offset_px = offset;
+    out.offset_px = vec2<f32>(x, y);
     out.radius_px = radius;
     return out;
 }
 
 @fragment
 fn dot_fs(in: DotOut) -> @location(0) vec4<f32> {
-    let coverage = clamp(in.radius_px + 0.5 - length(in.offset_px), 0.0, 1.0);
+    let spacing = globals.grid_spacing;
+    let ppu = globals.pixels_per_unit;
+    let world_x = globals.origin_in_world.x + in.offset_px.x / ppu;
+    let dx = (world_x - round(world_x / spacing) * spacing) * ppu;
+    let coverage = clamp(in.radius_px + 0.5 - length(vec2<f32>(dx, in.offset_px.y)), 0.0, 1.0);
     return globals.grid_color * coverage;
 }
 
