@@ -501,6 +501,11 @@ pub fn build_frame_with(
     let shadows = SHADOW_BLUR * camera.pixels_per_unit() >= SHADOW_MIN_PX;
     let mut batcher = Batcher::new(camera);
     for el in visible {
+        // The bounds are not grown by the antialiased fringe (SDF quads and
+        // strokes reach a pixel or two further): growing them chained
+        // neighbours at fit zoom into ten times the draw calls (38 -> 388 at
+        // 10,000 elements), and at worst a fringe pixel at a tile's edge is
+        // drawn below a later element instead of above it.
         let span = batcher.tile_span(&el.visible_bounds().unwrap_or(el.bounds));
         let mut at = batcher.floor(&span);
         let clip = Clip::of(el.clip.as_ref());
