@@ -41,6 +41,9 @@ const LINE_HEIGHT: f64 = 1.3;
 const ADVANCE: f64 = 0.5;
 const BAR_THICKNESS: f64 = 0.55;
 const BAR_ALPHA: f64 = 0.45;
+/// Line pitch on screen (physical pixels) under which a text item's bars
+/// are merged into one block.
+const MERGE_BARS_PX: f64 = 2.0;
 
 /// One signed-distance quad (a shape, a shadow or a text bar). The layout is
 /// the vertex buffer layout of the shape pipeline.
@@ -625,16 +628,21 @@ pub(super) fn push_text_bars(
     // Bars thinner than a pixel would vanish at low zoom: keep one pixel.
     let thickness = (t.font_size * BAR_THICKNESS).max(units_per_pixel);
     let color = t.color.with_alpha((f64::from(t.color.a) * BAR_ALPHA) as u8);
-    for (i, width) in lines.iter().enumerate() {
-        let y = top + line_height * (i as f64 + 0.5);
-        // Lines outside the box are clipped away, as text beyond it is.
-        if y - thickness / 2.0 < -half.y - 1e-6 || y + thickness / 2.0 > half.y + 1e-6 {
-            continue;
-        }
-        let width = width.min(half.x * 2.0).max(0.0);
-        if width <= 0.0 {
-            continue;
-        }
+    // The lines that show: (centre y, width) in the box's frame.
+    let shown: Vec<(f64, f64)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, width)| {
+            let y = top + line_height * (i as f64 + 0.5);
+            // Lines outside the box are clipped away, as text beyond it is.
+            if y - thickness / 2.0 < -half.y - 1e-6 || y + thickness / 2.0 > half.y + 1e-6 {
+                return None;
+            }
+            let width = width.min(half.x * 2.0).max(0.0);
+            (width > 0.0).then_some((y, width))
+        })
+        .collect();
+    let mut bar = |y: f64, width: f64, height: f64| {
         let x = match t.align {
             Align::Left => -half.x + width / 2.0,
             Align::Center => 0.0,
@@ -643,7 +651,7 @@ pub(super) fn push_text_bars(
         let center = t.rect.world_from_local(Vec2::new(x, y));
         emit(ShapeInstance {
             center: f32x2(center),
-            half_size: [(width / 2.0) as f32, (thickness / 2.0) as f32],
+            half_size: [(width / 2.0) as f32, (height / 2.0) as f32],
             rotation: t.rect.rotation as f32,
             radius: (thickness / 2.0) as f32,
             stroke_width: 0.0,
@@ -652,6 +660,22 @@ pub(super) fn push_text_bars(
             stroke: [0; 4],
             clip,
         });
+    };
+    match (shown.first(), shown.last()) {
+        // Lines closer than MERGE_BARS_PX on screen would blur into one
+        // another: one bar for the block costs one instance, not one a line.
+        (Some(first), Some(last))
+            if shown.len() > 1 && line_height < MERGE_BARS_PX * units_per_pixel =>
+        {
+            let width = shown.iter().map(|l| l.1).fold(0.0, f64::max);
+            let height = last.0 - first.0 + thickness;
+            bar((first.0 + last.0) / 2.0, width, height);
+        }
+        _ => {
+            for &(y, width) in &shown {
+                bar(y, width, thickness);
+            }
+        }
     }
 }
 
@@ -859,5 +883,14 @@ mod tests {
         push_text_bars(&t, Clip::NONE, 1.0, |i| bars.push(i));
         // 3 lines of 26 fit in 100.
         assert_eq!(bars.len(), 3);
+        // Zoomed out until the 26-unit lines are under 2 px apart: one
+        // block from the first line's top to the last line's bottom, as wide
+        // as the widest line.
+        let mut block = Vec::new();
+        push_text_bars(&t, Clip::NONE, 20.0, |i| block.push(i));
+        assert_eq!(block.len(), 1);
+        let thickness = 20.0; // one pixel at 20 units per pixel
+        assert_eq!(block[0].half_size[0], 50.0);
+        assert!((f64::from(block[0].half_size[1]) - (2.0 * 26.0 + thickness) / 2.0).abs() < 1e-3);
     }
 }
