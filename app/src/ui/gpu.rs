@@ -1,8 +1,8 @@
 //! The window's GPU side: surface, device, the canvas renderer and egui's
 //! renderer, and one frame's two passes.
 //!
-//! The canvas is drawn first, into a multisampled texture resolved onto the
-//! surface; egui then draws the interface on top in a second pass that loads
+//! The canvas is drawn first (into a multisampled texture resolved onto the
+//! surface when the renderer asks for MSAA); egui then draws the interface on top in a second pass that loads
 //! what is there. The surface uses an sRGB format when the platform offers
 //! one (the canvas renderer writes linear colours), which egui-wgpu handles
 //! with its linear-framebuffer shader.
@@ -115,12 +115,14 @@ impl Gpu {
             color_space: wgpu::SurfaceColorSpace::Auto,
         };
         surface.configure(&device, &config);
+        // The renderer antialiases in its shaders (render::SAMPLE_COUNT);
+        // MSAA would cost a software rasteriser most of its frame.
         let sample_count = if adapter
             .get_texture_format_features(format)
             .flags
-            .sample_count_supported(4)
+            .sample_count_supported(crate::render::SAMPLE_COUNT)
         {
-            4
+            crate::render::SAMPLE_COUNT
         } else {
             1
         };
