@@ -376,18 +376,25 @@ impl Board {
             }
         }
         let ids: Vec<String> = news.iter().map(|_| self.fresh_id()).collect();
+        self.insert_on_top(&ids, &news)?;
+        Ok(ids)
+    }
+
+    /// Writes checked elements under `ids` above everything else, stacked
+    /// in the order given, in one transaction.
+    fn insert_on_top(&mut self, ids: &[String], news: &[NewElement]) -> Result<(), EditError> {
         let mut z = self.top_z();
         let elements = self.elements.clone();
         self.begin_edit()?;
         let mut txn = self.txn();
-        for (id, new) in ids.iter().zip(&news) {
+        for (id, new) in ids.iter().zip(news) {
             let key_z = zorder::key_between(z.as_deref(), None);
             let mut prelim: MapPrelim = new.fields().into_iter().collect();
             prelim.insert(key::Z.into(), In::Any(Any::from(key_z.as_str())));
             elements.insert(&mut txn, id.as_str(), prelim);
             z = Some(key_z);
         }
-        Ok(ids)
+        Ok(())
     }
 
     /// Creates several elements that refer to each other, in one transaction
@@ -448,17 +455,7 @@ impl Board {
                 }
             }
         }
-        let mut z = self.top_z();
-        let elements = self.elements.clone();
-        self.begin_edit()?;
-        let mut txn = self.txn();
-        for (id, new) in ids.iter().zip(&news) {
-            let key_z = zorder::key_between(z.as_deref(), None);
-            let mut prelim: MapPrelim = new.fields().into_iter().collect();
-            prelim.insert(key::Z.into(), In::Any(Any::from(key_z.as_str())));
-            elements.insert(&mut txn, id.as_str(), prelim);
-            z = Some(key_z);
-        }
+        self.insert_on_top(&ids, &news)?;
         Ok(ids)
     }
 

@@ -23,7 +23,70 @@ pub struct GpuContext {
     /// [`super::SAMPLE_COUNT`] (1): no MSAA.
     pub sample_count: u32,
     /// Set by the device-lost callback; checked after each frame.
-    lost: Arc<Mutex<Option<String>>>,
+    lost: LostFlag,
+}
+
+/// The adapter to draw with: high performance first, a software one such as
+/// lavapipe is fine; with `surface`, one that can present to it. Shared by
+/// the offscreen context and the window.
+pub fn pick_adapter(
+    instance: &wgpu::Instance,
+    backends: wgpu::Backends,
+    surface: Option<&wgpu::Surface<'_>>,
+) -> Result<wgpu::Adapter, RenderError> {
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        force_fallback_adapter: false,
+        compatible_surface: surface,
+        apply_limit_buckets: false,
+    }))
+    .map_err(|e| {
+        tracing::debug!("request_adapter: {e}");
+        RenderError::NoAdapter {
+            backends: backends
+                .iter_names()
+                .map(|(name, _)| name.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    })?;
+    let info = adapter.get_info();
+    tracing::info!(
+        "GPU adapter: {} ({:?}, {:?})",
+        info.name,
+        info.backend,
+        info.device_type
+    );
+    Ok(adapter)
+}
+
+/// Set (to the reason) by wgpu's device-lost callback.
+pub type LostFlag = Arc<Mutex<Option<String>>>;
+
+/// A device and queue on `adapter` with the limits the renderer needs, and
+/// a flag the device-lost callback fills in (checked after frames).
+pub fn open_device(
+    adapter: &wgpu::Adapter,
+    label: &str,
+) -> Result<(wgpu::Device, wgpu::Queue, LostFlag), RenderError> {
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some(label),
+        required_features: wgpu::Features::empty(),
+        required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+        ..Default::default()
+    }))
+    .map_err(|source| RenderError::RequestDevice {
+        adapter: adapter.get_info().name,
+        source,
+    })?;
+    let lost = Arc::new(Mutex::new(None));
+    let flag = Arc::clone(&lost);
+    device.set_device_lost_callback(move |reason, message| {
+        if let Ok(mut slot) = flag.lock() {
+            *slot = Some(format!("{reason:?}: {message}"));
+        }
+    });
+    Ok((device, queue, lost))
 }
 
 impl GpuContext {
@@ -36,46 +99,8 @@ impl GpuContext {
         desc.backends = backends;
         desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
         let instance = wgpu::Instance::new(desc);
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-            apply_limit_buckets: false,
-        }))
-        .map_err(|e| {
-            tracing::debug!("request_adapter: {e}");
-            RenderError::NoAdapter {
-                backends: backends
-                    .iter_names()
-                    .map(|(name, _)| name.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?;
-        let info = adapter.get_info();
-        tracing::info!(
-            "GPU adapter: {} ({:?}, {:?})",
-            info.name,
-            info.backend,
-            info.device_type
-        );
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("touchpoint"),
-            required_features: wgpu::Features::empty(),
-            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
-            ..Default::default()
-        }))
-        .map_err(|source| RenderError::RequestDevice {
-            adapter: info.name.clone(),
-            source,
-        })?;
-        let lost = Arc::new(Mutex::new(None));
-        let flag = Arc::clone(&lost);
-        device.set_device_lost_callback(move |reason, message| {
-            if let Ok(mut slot) = flag.lock() {
-                *slot = Some(format!("{reason:?}: {message}"));
-            }
-        });
+        let adapter = pick_adapter(&instance, backends, None)?;
+        let (device, queue, lost) = open_device(&adapter, "touchpoint")?;
         // The renderer antialiases everything itself (SDF shapes, strokes
         // and fill fringes), and MSAA's clear and resolve are most of a
         // frame on a software rasteriser; see `super::SAMPLE_COUNT`.

@@ -7,12 +7,12 @@
 //! one (the canvas renderer writes linear colours), which egui-wgpu handles
 //! with its linear-framebuffer shader.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use winit::window::Window;
 
 use crate::camera::Camera;
-use crate::render::{FrameStats, RenderError, Renderer};
+use crate::render::{FrameStats, RenderError, Renderer, offscreen};
 use crate::scene::Scene;
 
 /// Why the window could not draw.
@@ -36,7 +36,7 @@ pub struct Gpu {
     pub canvas: Renderer,
     pub egui: egui_wgpu::Renderer,
     adapter_name: String,
-    lost: Arc<Mutex<Option<String>>>,
+    lost: offscreen::LostFlag,
 }
 
 impl Gpu {
@@ -51,42 +51,10 @@ impl Gpu {
         let instance = wgpu::Instance::new(desc);
         let size = window.inner_size();
         let surface = instance.create_surface(window)?;
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: Some(&surface),
-            apply_limit_buckets: false,
-        }))
-        .map_err(|e| {
-            tracing::debug!("request_adapter: {e}");
-            RenderError::NoAdapter {
-                backends: backends
-                    .iter_names()
-                    .map(|(name, _)| name.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?;
+        let adapter = offscreen::pick_adapter(&instance, backends, Some(&surface))?;
         let info = adapter.get_info();
         let adapter_name = format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
-        tracing::info!("GPU adapter: {adapter_name}");
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("touchpoint window"),
-            required_features: wgpu::Features::empty(),
-            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
-            ..Default::default()
-        }))
-        .map_err(|source| RenderError::RequestDevice {
-            adapter: info.name.clone(),
-            source,
-        })?;
-        let lost = Arc::new(Mutex::new(None));
-        let flag = Arc::clone(&lost);
-        device.set_device_lost_callback(move |reason, message| {
-            if let Ok(mut slot) = flag.lock() {
-                *slot = Some(format!("{reason:?}: {message}"));
-            }
-        });
+        let (device, queue, lost) = offscreen::open_device(&adapter, "touchpoint window")?;
         let caps = surface.get_capabilities(&adapter);
         let format = caps
             .formats
