@@ -10,8 +10,7 @@ use lyon::tessellation::{
     StrokeVertex, VertexBuffers,
 };
 
-use crate::geom::{Vec2, distance_to_segment};
-use crate::scene::item::{MITER_LIMIT, flatten};
+use crate::scene::item::MITER_LIMIT;
 use crate::scene::{LineCap, LineJoin, PathCmd, PathItem, Rgba};
 
 /// How far (world units) flattened curves may stray from the true curve at
@@ -107,67 +106,11 @@ fn rgba(c: Rgba) -> [u8; 4] {
     [c.r, c.g, c.b, c.a]
 }
 
-/// The path flattened within `tolerance` and thinned (Douglas-Peucker) to
-/// it: every point stays within `2 * tolerance` of the true outline.
-fn simplified_path(commands: &[PathCmd], tolerance: f32) -> Path {
-    let tol = f64::from(tolerance);
-    let mut b = Path::builder();
-    for line in flatten(commands, tol) {
-        let kept = douglas_peucker(&line.points, tol);
-        let mut points = kept.iter().map(|p| point(p.x as f32, p.y as f32));
-        let Some(first) = points.next() else { continue };
-        b.begin(first);
-        for q in points {
-            b.line_to(q);
-        }
-        b.end(line.closed);
-    }
-    b.build()
-}
-
-/// The points of `line` that keep it within `epsilon` of the original
-/// (first and last always kept).
-fn douglas_peucker(line: &[Vec2], epsilon: f64) -> Vec<Vec2> {
-    if line.len() <= 2 {
-        return line.to_vec();
-    }
-    let mut keep = vec![false; line.len()];
-    keep[0] = true;
-    keep[line.len() - 1] = true;
-    let mut stack = vec![(0, line.len() - 1)];
-    while let Some((a, b)) = stack.pop() {
-        let (mut worst, mut at) = (0.0, a);
-        for (i, p) in line.iter().enumerate().take(b).skip(a + 1) {
-            let d = distance_to_segment(*p, line[a], line[b]);
-            if d > worst {
-                (worst, at) = (d, i);
-            }
-        }
-        if worst > epsilon {
-            keep[at] = true;
-            stack.push((a, at));
-            stack.push((at, b));
-        }
-    }
-    line.iter()
-        .zip(keep)
-        .filter_map(|(p, k)| k.then_some(*p))
-        .collect()
-}
-
 /// Tessellates one path item, flattening within `tolerance` world units. A
 /// path lyon cannot tessellate (it should not happen for finite input) is
 /// drawn as nothing and logged.
 pub fn tessellate(item: &PathItem, tolerance: f32) -> PathMesh {
-    // At coarse levels of detail (zoomed out) the path is flattened and its
-    // points thinned to the level's tolerance first: a 16-point ink stroke a
-    // few pixels long becomes a handful of segments, and the software
-    // rasteriser's cost goes with the triangle count.
-    let path = if tolerance > TOLERANCE {
-        simplified_path(&item.commands, tolerance)
-    } else {
-        lyon_path(&item.commands)
-    };
+    let path = lyon_path(&item.commands);
     let mut buffers: VertexBuffers<MeshVertex, u32> = VertexBuffers::new();
     if let Some(fill) = item.fill {
         let color = rgba(fill);
@@ -306,48 +249,6 @@ mod tests {
         // Normals of unit length or more (miters), pointing out of the
         // centre line.
         assert!(fringe.iter().all(|v| v.aa[0].hypot(v.aa[1]) >= 0.99));
-    }
-
-    #[test]
-    fn thinning_keeps_corners_and_drops_collinear_points() {
-        let line: Vec<Vec2> = (0..=10)
-            .map(|i| Vec2::new(f64::from(i), 0.0))
-            .chain((1..=10).map(|i| Vec2::new(10.0, f64::from(i))))
-            .collect();
-        let kept = douglas_peucker(&line, 0.1);
-        assert_eq!(
-            kept,
-            vec![
-                Vec2::new(0.0, 0.0),
-                Vec2::new(10.0, 0.0),
-                Vec2::new(10.0, 10.0)
-            ]
-        );
-    }
-
-    #[test]
-    fn coarse_levels_have_fewer_triangles_for_a_wiggly_stroke() {
-        let mut commands = vec![PathCmd::MoveTo(Vec2::new(0.0, 0.0))];
-        commands.extend(
-            (1..64).map(|i| PathCmd::LineTo(Vec2::new(f64::from(i) * 4.0, f64::from(i % 2) * 0.5))),
-        );
-        let item = PathItem {
-            commands,
-            fill: None,
-            stroke: Some(Rgba::opaque(Color::BLACK)),
-            stroke_width: 2.0,
-            join: LineJoin::Round,
-            cap: LineCap::Round,
-        };
-        let fine = tessellate(&item, TOLERANCE);
-        let coarse = tessellate(&item, TOLERANCE * 16.0);
-        assert!(!coarse.indices.is_empty());
-        assert!(
-            coarse.indices.len() * 4 < fine.indices.len(),
-            "{} vs {}",
-            coarse.indices.len(),
-            fine.indices.len()
-        );
     }
 
     #[test]
