@@ -205,8 +205,16 @@ impl Peer {
         self.raw(&frame.encode()).await;
     }
 
+    /// Writes bytes. The server may refuse and stop reading before all of a
+    /// refused message is written (that is its job): then the write ends
+    /// with `Stopped`, and the refusal is read next.
     async fn raw(&mut self, bytes: &[u8]) {
-        self.send.write_all(bytes).await.unwrap();
+        if let Err(e) = self.send.write_all(bytes).await {
+            assert!(
+                matches!(e, quinn::WriteError::Stopped(_)),
+                "write failed: {e}"
+            );
+        }
     }
 
     /// The next frame; `None` when the server ended the stream.
