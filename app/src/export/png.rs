@@ -30,8 +30,8 @@ use touchpoint_crdt::{Board, ChangeOrigin, Changes};
 use super::svg::{BACKGROUND, ExportError, ExportStats, Scope, Selection};
 use crate::camera::Camera;
 use crate::geom::{Rect, Vec2};
-use crate::render::offscreen::FORMAT;
-use crate::render::{GRID_DOT, GpuContext, RenderError, Renderer, grid_spacing};
+use crate::render::OffscreenTarget;
+use crate::render::{GRID_DOT, GpuContext, RenderError, grid_spacing};
 use crate::scene::Scene;
 
 /// Largest tile side, pixels.
@@ -127,7 +127,8 @@ pub fn write_png<W: Write>(
 
     let max = gpu.device.limits().max_texture_dimension_2d;
     let tile = TILE.min(max).max(1);
-    let target = Target::new(gpu, tile.min(width), tile.min(height));
+    let target = OffscreenTarget::new(gpu, tile.min(width), tile.min(height))?
+        .with_clear(wgpu::Color::TRANSPARENT);
     let mut renderer = gpu.renderer();
     let dots = Dots::new(options.scale);
 
@@ -139,30 +140,30 @@ pub fn write_png<W: Write>(
     let mut writer = encoder.write_header().map_err(RenderError::from)?;
     let mut stream = writer.stream_writer().map_err(RenderError::from)?;
 
-    let tiles_x = width.div_ceil(target.width);
-    let tiles_y = height.div_ceil(target.height);
+    let tiles_x = width.div_ceil(target.width());
+    let tiles_y = height.div_ceil(target.height());
     let total_tiles = u64::from(tiles_x) * u64::from(tiles_y);
     let mut done_tiles = 0u64;
     progress(0, count);
     let mut strip = Vec::new();
     for ty in 0..tiles_y {
-        let y0 = ty * target.height;
-        let rows = target.height.min(height - y0);
+        let y0 = ty * target.height();
+        let rows = target.height().min(height - y0);
         strip.clear();
         strip.resize(width as usize * rows as usize * 4, 0);
         for tx in 0..tiles_x {
-            let x0 = tx * target.width;
-            let cols = target.width.min(width - x0);
+            let x0 = tx * target.width();
+            let cols = target.width().min(width - x0);
             let mut camera = Camera::new(
-                Vec2::new(f64::from(target.width), f64::from(target.height)),
+                Vec2::new(f64::from(target.width()), f64::from(target.height())),
                 options.scale,
             );
             let origin = view.min + Vec2::new(f64::from(x0), f64::from(y0)) / options.scale;
             camera.pan_by(-origin * camera.pixels_per_unit());
-            let mut rgba = target.render(gpu, &mut renderer, scene, &camera)?;
-            dots.remove(&mut rgba, target.width, target.height, &camera);
+            let mut rgba = target.render_rgba(gpu, &mut renderer, scene, &camera)?;
+            dots.remove(&mut rgba, target.width(), target.height(), &camera);
             for y in 0..rows as usize {
-                let src = &rgba[y * target.width as usize * 4..][..cols as usize * 4];
+                let src = &rgba[y * target.width() as usize * 4..][..cols as usize * 4];
                 let dst = &mut strip[(y * width as usize + x0 as usize) * 4..][..cols as usize * 4];
                 for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
                     d.copy_from_slice(&finish(s, options.background));
@@ -335,161 +336,6 @@ impl Dots {
                 }
             }
         }
-    }
-}
-
-/// A texture cleared to transparent, its multisampled companion, and a
-/// read-back buffer (the renderer's offscreen target, with a transparent
-/// clear).
-struct Target {
-    width: u32,
-    height: u32,
-    texture: wgpu::Texture,
-    view: wgpu::TextureView,
-    msaa_view: Option<wgpu::TextureView>,
-    readback: wgpu::Buffer,
-    padded_row: u32,
-}
-
-impl Target {
-    fn new(gpu: &GpuContext, width: u32, height: u32) -> Target {
-        let size = wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        };
-        let texture = |label: &str, samples: u32, usage: wgpu::TextureUsages| {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size,
-                mip_level_count: 1,
-                sample_count: samples,
-                dimension: wgpu::TextureDimension::D2,
-                format: FORMAT,
-                usage,
-                view_formats: &[],
-            })
-        };
-        let resolved = texture(
-            "export tile",
-            1,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        );
-        let msaa_view = (gpu.sample_count > 1).then(|| {
-            texture(
-                "export tile msaa",
-                gpu.sample_count,
-                wgpu::TextureUsages::RENDER_ATTACHMENT,
-            )
-            .create_view(&Default::default())
-        });
-        let padded_row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("export tile readback"),
-            size: u64::from(padded_row) * u64::from(height),
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        Target {
-            width,
-            height,
-            view: resolved.create_view(&Default::default()),
-            texture: resolved,
-            msaa_view,
-            readback,
-            padded_row,
-        }
-    }
-
-    /// Draws one tile and reads it back as tight RGBA rows (sRGB-encoded
-    /// premultiplied colour).
-    fn render(
-        &self,
-        gpu: &GpuContext,
-        renderer: &mut Renderer,
-        scene: &Scene,
-        camera: &Camera,
-    ) -> Result<Vec<u8>, RenderError> {
-        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        renderer.prepare(scene, camera);
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("export tile"),
-            });
-        {
-            let (view, resolve_target) = match &self.msaa_view {
-                Some(msaa) => (msaa, Some(&self.view)),
-                None => (&self.view, None),
-            };
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("export tile"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view,
-                    depth_slice: None,
-                    resolve_target,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                        store: if resolve_target.is_some() {
-                            wgpu::StoreOp::Discard
-                        } else {
-                            wgpu::StoreOp::Store
-                        },
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            renderer.draw(&mut pass);
-        }
-        encoder.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &self.readback,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(self.padded_row),
-                    rows_per_image: Some(self.height),
-                },
-            },
-            wgpu::Extent3d {
-                width: self.width,
-                height: self.height,
-                depth_or_array_layers: 1,
-            },
-        );
-        gpu.queue.submit([encoder.finish()]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(RenderError::Gpu(e.to_string()));
-        }
-        let slice = self.readback.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
-        rx.recv()
-            .map_err(|_| RenderError::Readback("the map callback never ran".into()))?
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        let mut rgba = Vec::with_capacity((self.width * self.height * 4) as usize);
-        {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| RenderError::Readback(e.to_string()))?;
-            for row in view.chunks_exact(self.padded_row as usize) {
-                rgba.extend_from_slice(&row[..(self.width * 4) as usize]);
-            }
-        }
-        self.readback.unmap();
-        Ok(rgba)
     }
 }
 

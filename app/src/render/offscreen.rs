@@ -144,6 +144,9 @@ pub struct OffscreenTarget {
     readback: wgpu::Buffer,
     /// Bytes per row in `readback`: a multiple of 256, as copies require.
     padded_row: u32,
+    /// What the pass clears to: the canvas colour, or transparent for a
+    /// PNG export without background.
+    clear: wgpu::Color,
 }
 
 impl OffscreenTarget {
@@ -201,7 +204,14 @@ impl OffscreenTarget {
             msaa_view,
             readback,
             padded_row,
+            clear: Renderer::clear_color(),
         })
+    }
+
+    /// The same target clearing to `color` instead of the canvas colour.
+    pub fn with_clear(mut self, color: wgpu::Color) -> OffscreenTarget {
+        self.clear = color;
+        self
     }
 
     pub fn width(&self) -> u32 {
@@ -315,7 +325,7 @@ impl OffscreenTarget {
                     depth_slice: None,
                     resolve_target,
                     ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(Renderer::clear_color()),
+                        load: wgpu::LoadOp::Clear(self.clear),
                         // The resolved texture is what we keep.
                         store: if resolve_target.is_some() {
                             wgpu::StoreOp::Discard
