@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use touchpoint_crdt::file::load_bytes;
-use touchpoint_crdt::{Board, Body, EditError, Element, End, Kind, NewElement, StylePatch};
+use touchpoint_crdt::{Board, Body, EditError, Element, End, NewElement, StylePatch};
 
 use crate::geom::{Rect, Vec2};
 
@@ -131,15 +131,14 @@ impl Clip {
             .decode(body)
             .map_err(|e| PasteError::Damaged(e.to_string()))?;
         let board = load_bytes(&bytes).map_err(|e| PasteError::Damaged(e.to_string()))?;
-        let mut clip = Clip::copy(
+        let clip = Clip::copy(
             &board,
             &board.elements().into_iter().map(|e| e.id).collect(),
         )
         .ok_or(PasteError::NotElements)?;
-        // References are re-made from the loaded board, so a crafted clip
-        // cannot point outside itself.
-        clip.elements
-            .retain(|n| n.body.kind() != Kind::Connector || connector_ok(n));
+        // References are re-made from the loaded board (Clip::copy), so a
+        // crafted clip cannot point outside itself; points are checked again
+        // when pasted (Board::create_linked).
         Ok(clip)
     }
 
@@ -170,15 +169,6 @@ impl Clip {
     }
 }
 
-fn connector_ok(n: &NewElement) -> bool {
-    match &n.body {
-        Body::Connector { from, to, .. } => [from, to]
-            .iter()
-            .all(|e| e.point.iter().all(|v| v.is_finite())),
-        _ => true,
-    }
-}
-
 /// An element as a creation request with its full style.
 fn new_from(el: &Element) -> NewElement {
     NewElement {
@@ -199,7 +189,7 @@ fn new_from(el: &Element) -> NewElement {
 
 #[cfg(test)]
 mod tests {
-    use touchpoint_crdt::{Anchor, Geometry, ShapeKind};
+    use touchpoint_crdt::{Anchor, Geometry, Kind, ShapeKind};
 
     use super::*;
 

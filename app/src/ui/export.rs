@@ -123,7 +123,7 @@ impl ExportJob {
         Some(outcome)
     }
 
-    /// Waits for the worker (tests, and quitting mid-export).
+    /// Waits for the worker (quitting mid-export, tests).
     pub fn wait(&mut self) -> Option<Result<ExportStats, String>> {
         if let Some(h) = self.handle.take() {
             let _ = h.join();

@@ -67,6 +67,13 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
     };
     setup_egui(&shell.egui);
     event_loop.run_app(&mut shell)?;
+    // An export the user started finishes before the process ends (it
+    // writes to a temporary file, so an interrupted one would leave nothing).
+    if let Some(mut job) = shell.panels.export_job.take()
+        && let Some(Err(e)) = job.wait()
+    {
+        tracing::warn!("export failed: {e}");
+    }
     shell.workspace.stop_editing();
     if shell.workspace.file.is_dirty() && shell.workspace.save().is_err() {
         tracing::warn!("the last changes could not be saved");
@@ -135,7 +142,6 @@ impl Shell {
         );
         let gpu = Gpu::new(window.clone(), event_loop.owned_display_handle())?;
         tracing::info!("window on {}", gpu.adapter_name());
-        self.panels.adapter = gpu.adapter_name().to_owned();
         let egui_state = egui_winit::State::new(
             self.egui.clone(),
             egui::ViewportId::ROOT,

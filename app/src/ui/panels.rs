@@ -36,8 +36,6 @@ pub struct Panels {
     pub dialog: Option<Dialog>,
     pub path_input: String,
     pub recent: Vec<PathBuf>,
-    /// Filled by the window: e.g. the GPU adapter, for the About line.
-    pub adapter: String,
     /// The Export dialog, while open.
     pub export_form: Option<super::export::ExportForm>,
     /// The export running in the background, if any.
@@ -86,8 +84,7 @@ fn same_tool(a: ToolKind, b: ToolKind) -> bool {
     matches!((a, b), (ToolKind::Shape(_), ToolKind::Shape(_))) || a == b
 }
 
-fn floating(ui: &Ui, id: &str, align: Align2, offset: egui::Vec2) -> egui::Area {
-    let _ = ui;
+fn floating(id: &str, align: Align2, offset: egui::Vec2) -> egui::Area {
     egui::Area::new(egui::Id::unique(id))
         .anchor(align, offset)
         .order(egui::Order::Foreground)
@@ -141,7 +138,7 @@ fn shortcuts(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mu
 
 fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec<Command>) {
     let ctx = ui.ctx().clone();
-    floating(ui, "menu", Align2::LEFT_TOP, vec2(12.0, 12.0)).show(&ctx, |ui| {
+    floating("menu", Align2::LEFT_TOP, vec2(12.0, 12.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.menu_button("File", |ui| {
@@ -274,7 +271,7 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
 fn toolbar(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
     let ctx = ui.ctx().clone();
     let read_only = ws.board.read_only().is_some();
-    floating(ui, "toolbar", Align2::LEFT_CENTER, vec2(12.0, 0.0)).show(&ctx, |ui| {
+    floating("toolbar", Align2::LEFT_CENTER, vec2(12.0, 0.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.vertical(|ui| {
                 ui.spacing_mut().item_spacing = vec2(2.0, 4.0);
@@ -409,7 +406,7 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
         return;
     };
     let ctx = ui.ctx().clone();
-    floating(ui, "properties", Align2::RIGHT_TOP, vec2(-12.0, 12.0)).show(&ctx, |ui| {
+    floating("properties", Align2::RIGHT_TOP, vec2(-12.0, 12.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.set_max_width(220.0);
             ui.label(RichText::new(format!("{} selected", ws.tools.selection().len())).strong());
@@ -546,7 +543,7 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
 
 fn status(ui: &mut Ui, ws: &mut Workspace) {
     let ctx = ui.ctx().clone();
-    floating(ui, "status", Align2::LEFT_BOTTOM, vec2(12.0, -12.0)).show(&ctx, |ui| {
+    floating("status", Align2::LEFT_BOTTOM, vec2(12.0, -12.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.horizontal(|ui| {
                 let saved = if let Some(e) = ws.file.error() {
