@@ -13,6 +13,7 @@
 
 pub mod camera;
 pub mod clipboard;
+pub mod collab;
 pub mod export;
 pub mod geom;
 pub mod render;

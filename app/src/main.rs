@@ -100,6 +100,14 @@ enum Command {
         #[arg(long)]
         no_background: bool,
     },
+    /// Join a shared board from a link (touchpoint://HOST:PORT/ROOM?...):
+    /// opens its local copy (kept in the data directory, so work done
+    /// offline survives a restart) in the app and syncs it with the room.
+    Join {
+        /// The link someone shared (File › Share… in the app, or
+        /// `touchpoint-server share`).
+        link: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -139,6 +147,7 @@ fn main() -> ExitCode {
             scale,
             text_as_paths,
         }),
+        Some(Command::Join { link }) => touchpoint::ui::run_join(&link),
         None => touchpoint::ui::run(args.board),
     };
     match result {

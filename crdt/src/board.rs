@@ -29,6 +29,17 @@ const INIT_ORIGIN: &str = "touchpoint:init";
 pub enum ReadOnly {
     /// Written by a newer Touchpoint: editing could damage fields we do not know.
     NewerSchema { found: u32 },
+    /// Joined a shared board with a viewer link: the server refuses this
+    /// member's updates, so the board does not make any.
+    Viewer,
+}
+
+impl ReadOnly {
+    /// Whether the local copy may still be written to its file. A viewer's
+    /// copy keeps what collaborators did; a newer schema's must stay untouched.
+    pub fn allows_saving(&self) -> bool {
+        matches!(self, ReadOnly::Viewer)
+    }
 }
 
 impl std::fmt::Display for ReadOnly {
@@ -38,6 +49,7 @@ impl std::fmt::Display for ReadOnly {
                 f,
                 "board uses schema version {found}, this build understands {SCHEMA_VERSION}: opened read-only"
             ),
+            ReadOnly::Viewer => f.write_str("view only: this link lets you watch, not edit"),
         }
     }
 }
@@ -79,7 +91,7 @@ pub struct Board {
     warned: Mutex<HashSet<String>>,
     /// Updates that arrived before an earlier update of the same client; see
     /// [`Board::apply_update`].
-    deferred: Vec<Update>,
+    deferred: Vec<(Update, &'static str)>,
 }
 
 /// How many distinct data problems a board logs before it stops logging them.
@@ -206,6 +218,16 @@ impl Board {
         self.read_only.as_ref()
     }
 
+    /// Makes the board refuse (or accept again) local edits: the sync layer
+    /// sets [`ReadOnly::Viewer`] for a viewer link. A board from a newer
+    /// schema stays read-only whatever is asked.
+    pub fn set_read_only(&mut self, reason: Option<ReadOnly>) {
+        if matches!(self.read_only, Some(ReadOnly::NewerSchema { .. })) {
+            return;
+        }
+        self.read_only = reason;
+    }
+
     /// Applies a Yjs update v1 from elsewhere. Bytes that do not decode are
     /// refused whole and the document is left untouched.
     ///
@@ -216,19 +238,30 @@ impl Board {
     /// known, silently discarding the missing update when it arrives; our
     /// convergence property test found this with reordered delivery.
     pub fn apply_update(&mut self, update: &[u8]) -> Result<(), UpdateError> {
+        self.apply_update_with_origin(update, REMOTE_ORIGIN)
+    }
+
+    /// [`Board::apply_update`] with another transaction origin. The app's
+    /// sync replica takes the app's own edits this way, so the sync client
+    /// (which sends every change not from [`REMOTE_ORIGIN`]) sends them on.
+    pub fn apply_update_with_origin(
+        &mut self,
+        update: &[u8],
+        origin: &'static str,
+    ) -> Result<(), UpdateError> {
         let update = decode_update(update)?;
         if !self.is_ready(&update) {
             if self.deferred.len() >= MAX_DEFERRED {
                 tracing::warn!("too many out-of-order updates held back; dropping the oldest");
                 self.deferred.remove(0);
             }
-            self.deferred.push(update);
+            self.deferred.push((update, origin));
             return Ok(());
         }
-        self.integrate(update)?;
-        while let Some(i) = self.deferred.iter().position(|u| self.is_ready(u)) {
-            let next = self.deferred.swap_remove(i);
-            if let Err(e) = self.integrate(next) {
+        self.integrate(update, origin)?;
+        while let Some(i) = self.deferred.iter().position(|(u, _)| self.is_ready(u)) {
+            let (next, origin) = self.deferred.swap_remove(i);
+            if let Err(e) = self.integrate(next, origin) {
                 tracing::warn!("dropped a held-back update: {e}");
             }
         }
@@ -244,12 +277,12 @@ impl Board {
             .all(|(client, clock)| *clock <= have.get(client))
     }
 
-    fn integrate(&mut self, update: Update) -> Result<(), UpdateError> {
+    fn integrate(&mut self, update: Update, origin: &'static str) -> Result<(), UpdateError> {
         // yrs asserts on some malformed input instead of returning an error;
         // a hostile peer must not take the process down with it.
         let doc = &self.doc;
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut txn = doc.transact_mut_with(REMOTE_ORIGIN);
+            let mut txn = doc.transact_mut_with(origin);
             txn.apply_update(update)
         }));
         match applied {

@@ -62,6 +62,20 @@ impl Drop for Subscription {
     }
 }
 
+/// Keeps an update observer ([`Board::observe_updates`]) alive.
+pub struct UpdateSubscription {
+    doc: Doc,
+    key: Origin,
+}
+
+impl Drop for UpdateSubscription {
+    fn drop(&mut self) {
+        // Fails only inside a transaction; the callback then stays registered
+        // on a document nobody else holds.
+        let _ = self.doc.unobserve_update_v1(self.key.clone());
+    }
+}
+
 static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
 
 fn fresh_key(prefix: &str) -> Origin {
@@ -92,6 +106,27 @@ impl Board {
             map: self.elements.clone(),
             key,
         }
+    }
+
+    /// Calls `f` with each committed transaction's update (Yjs update v1)
+    /// and whether it came from elsewhere ([`crate::REMOTE_ORIGIN`]): the
+    /// exact bytes to carry the same change to another replica. `None`
+    /// while a transaction is open.
+    pub fn observe_updates<F>(&self, f: F) -> Option<UpdateSubscription>
+    where
+        F: Fn(&[u8], bool) + Send + Sync + 'static,
+    {
+        let remote = Origin::from(crate::REMOTE_ORIGIN);
+        let key = fresh_key("updates");
+        self.doc
+            .observe_update_v1(key.clone(), move |txn, event| {
+                f(&event.update, txn.origin() == Some(&remote));
+            })
+            .ok()?;
+        Some(UpdateSubscription {
+            doc: self.doc.clone(),
+            key,
+        })
     }
 
     /// Collects change events into a shared queue, for a frame loop to drain.

@@ -25,7 +25,7 @@ pub mod wire_check;
 pub mod zorder;
 
 pub use board::{Board, Meta, REMOTE_ORIGIN, ReadOnly, UpdateError};
-pub use changes::{ChangeOrigin, Changes, Subscription};
+pub use changes::{ChangeOrigin, Changes, Subscription, UpdateSubscription};
 pub use edit::{EditError, EndSide, NewElement, Reorder};
 pub use element::{Binding, Body, Element, End, Geometry, Style, StylePatch};
 pub use grid::{

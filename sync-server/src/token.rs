@@ -219,6 +219,21 @@ impl TokenKey {
     }
 }
 
+/// The role a token says it grants, read without the key: what a client
+/// shows before the server has answered (a viewer link opens view-only even
+/// offline). Only the server's check counts; `None` for a malformed token.
+pub fn claimed_role(token: &str) -> Option<Role> {
+    let bytes = base64url_decode(token)?;
+    if bytes.len() < HEADER_LEN + TAG_LEN || bytes[0] != VERSION {
+        return None;
+    }
+    match bytes[1] {
+        0 => Some(Role::Viewer),
+        1 => Some(Role::Editor),
+        _ => None,
+    }
+}
+
 /// Seconds since the unix epoch, for [`TokenKey::verify`]. A clock set
 /// before 1970 reads as 0.
 pub fn unix_now() -> u64 {
@@ -381,7 +396,10 @@ mod tests {
                 "{token}"
             );
             assert_eq!(key.verify(&token, &g.room, 1_000).unwrap(), g);
+            assert_eq!(claimed_role(&token), Some(g.role));
         }
+        assert_eq!(claimed_role("not a token"), None);
+        assert_eq!(claimed_role("AQE"), None, "too short");
     }
 
     #[test]

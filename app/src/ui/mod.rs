@@ -8,8 +8,13 @@
 //! - [`overlay`]: selection, handles, hover, gesture previews
 //! - [`panels`]: menu, toolbar, properties, status, path dialog
 //! - [`settings`]: data directory and recent boards
+//! - [`collab_ui`]: Share, Join, participants, follow, collaborators' cursors
+//!
+//! A shared board's sync client runs on a tokio thread ([`crate::collab`])
+//! and wakes the loop with a user event when something arrives.
 
 pub mod canvas;
+pub mod collab_ui;
 pub mod csv_export;
 pub mod export;
 mod gpu;
@@ -28,12 +33,14 @@ use anyhow::Context as _;
 use winit::application::ApplicationHandler;
 use winit::dpi::LogicalSize;
 use winit::event::WindowEvent;
-use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
 
+use crate::collab::Collab;
 use crate::geom::Vec2;
 use crate::workspace::Workspace;
 use canvas::CanvasInput;
+use collab_ui::CollabCommand;
 use gpu::Gpu;
 use panels::{Command, Panels};
 use settings::Settings;
@@ -41,19 +48,55 @@ use settings::Settings;
 /// Opens the window on `board` (created when missing), or on a new board in
 /// the data directory. Returns when the window closes; the board is saved.
 pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
+    run_with(Launch::Board(board))
+}
+
+/// `touchpoint join LINK`: opens the local copy of the link's board (kept in
+/// the data directory) and joins its room.
+pub fn run_join(link: &str) -> anyhow::Result<()> {
+    let link: touchpoint_sync::link::ShareLink = link
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("not a Touchpoint link: {e}"))?;
+    run_with(Launch::Join(link))
+}
+
+enum Launch {
+    Board(Option<PathBuf>),
+    Join(touchpoint_sync::link::ShareLink),
+}
+
+/// Wakes the event loop from the sync client's thread.
+#[derive(Debug, Clone, Copy)]
+struct Wake;
+
+fn run_with(launch: Launch) -> anyhow::Result<()> {
     let mut settings = Settings::load();
-    let path = match board {
-        Some(p) => p,
-        None => settings.new_board_path().with_context(|| {
-            format!("cannot create a board in {}", settings.data_dir().display())
-        })?,
+    let mut collab = Collab::new(settings.data_dir());
+    let (workspace, join) = match launch {
+        Launch::Board(board) => {
+            let path = match board {
+                Some(p) => p,
+                None => settings.new_board_path().with_context(|| {
+                    format!("cannot create a board in {}", settings.data_dir().display())
+                })?,
+            };
+            (Workspace::open_or_create(&path)?, None)
+        }
+        Launch::Join(link) => {
+            let path = collab.local_copy_path(&link)?;
+            (open_local_copy(&path)?, Some(link))
+        }
     };
-    let workspace = Workspace::open_or_create(&path)?;
-    settings.add_recent(&path);
-    let event_loop = EventLoop::new().context("cannot open a window (is a display available?)")?;
+    settings.add_recent(workspace.file.path());
+    let event_loop = EventLoop::<Wake>::with_user_event()
+        .build()
+        .context("cannot open a window (is a display available?)")?;
+    collab.set_waker(waker(event_loop.create_proxy()));
     let mut shell = Shell {
         panels: Panels {
             recent: settings.recent().to_vec(),
+            display_name: collab.profile().map(|p| p.name.clone()).unwrap_or_default(),
             ..Panels::default()
         },
         settings,
@@ -63,9 +106,22 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
         running: None,
         error: None,
         repaint_at: None,
+        session_wake: None,
+        fit_when_content: false,
         title: String::new(),
+        collab,
     };
     setup_egui(&shell.egui);
+    match join {
+        Some(link) => {
+            shell.fit_when_content = shell.workspace.board.is_empty();
+            if let Err(e) = shell.collab.join(&mut shell.workspace, &link.to_string()) {
+                shell.workspace.message = Some(e.to_string());
+            }
+            shell.panels.collab.ask_profile_if_unknown(&shell.collab);
+        }
+        None => shell.resume_sharing(),
+    }
     event_loop.run_app(&mut shell)?;
     // An export the user started finishes before the process ends (it
     // writes to a temporary file, so an interrupted one would leave nothing).
@@ -75,6 +131,7 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!("export failed: {e}");
     }
     shell.workspace.stop_editing();
+    shell.collab.shutdown(&mut shell.workspace);
     if shell.workspace.file.is_dirty() && shell.workspace.save().is_err() {
         tracing::warn!("the last changes could not be saved");
     }
@@ -83,6 +140,31 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
         None => Ok(()),
     }
 }
+
+fn waker(proxy: EventLoopProxy<Wake>) -> touchpoint_sync::client::Waker {
+    touchpoint_sync::client::Waker::new(move || {
+        // Fails only once the loop has ended.
+        let _ = proxy.send_event(Wake);
+    })
+}
+
+/// Opens a joined board's local copy, or starts an empty one: not
+/// `Board::new`, whose title and schema fields would compete with the
+/// room's own when merged.
+fn open_local_copy(path: &Path) -> anyhow::Result<Workspace> {
+    if path.exists() {
+        return Ok(Workspace::open_or_create(path)?);
+    }
+    let board = touchpoint_crdt::Board::from_update(&EMPTY_UPDATE)
+        .map_err(|e| anyhow::anyhow!("cannot start a local copy: {e}"))?;
+    let mut ws = Workspace::with_board(board, path.to_owned());
+    ws.save()
+        .map_err(|e| anyhow::anyhow!("cannot keep a local copy at {}: {e}", path.display()))?;
+    Ok(ws)
+}
+
+/// A Yjs update v1 with nothing in it: no structs, no deletions.
+const EMPTY_UPDATE: [u8; 2] = [0, 0];
 
 /// Light theme (the board is light), no egui zoom on Ctrl+plus/minus (the
 /// canvas zooms), and the bundled DejaVu Sans as a fallback font so the
@@ -126,7 +208,12 @@ struct Shell {
     error: Option<anyhow::Error>,
     /// When egui asked for its next frame.
     repaint_at: Option<Instant>,
+    /// When the collaboration session wants to run next.
+    session_wake: Option<Instant>,
+    /// A board just joined: zoom to its content once it arrives.
+    fit_when_content: bool,
     title: String,
+    collab: Collab,
 }
 
 impl Shell {
@@ -165,21 +252,68 @@ impl Shell {
         Ok(())
     }
 
+    /// Rejoins the room of a board opened again, if it is shared.
+    fn resume_sharing(&mut self) {
+        match self.collab.resume(&mut self.workspace) {
+            Ok(true) => self.panels.collab.ask_profile_if_unknown(&self.collab),
+            Ok(false) => {}
+            Err(e) => self.workspace.message = Some(e.to_string()),
+        }
+    }
+
+    /// Opens the local copy of a link's board and joins its room.
+    fn join(&mut self, link: &str) {
+        let parsed: touchpoint_sync::link::ShareLink = match link.trim().parse() {
+            Ok(l) => l,
+            Err(e) => {
+                self.workspace.message = Some(format!("not a Touchpoint link: {e}"));
+                return;
+            }
+        };
+        let path = match self.collab.local_copy_path(&parsed) {
+            Ok(p) => p,
+            Err(e) => {
+                self.workspace.message = Some(e.to_string());
+                return;
+            }
+        };
+        let ws = match open_local_copy(&path) {
+            Ok(ws) => ws,
+            Err(e) => {
+                self.workspace.message = Some(e.to_string());
+                return;
+            }
+        };
+        self.switch_to(ws, &path);
+        self.fit_when_content = self.workspace.board.is_empty();
+        if let Err(e) = self.collab.join(&mut self.workspace, link) {
+            self.workspace.message = Some(e.to_string());
+        }
+    }
+
+    /// Makes `ws` the open board: the old one leaves its room and is saved.
+    fn switch_to(&mut self, ws: Workspace, path: &Path) {
+        self.workspace.stop_editing();
+        self.collab.leave(&mut self.workspace);
+        if self.workspace.file.is_dirty() {
+            let _ = self.workspace.save();
+        }
+        let camera = self.workspace.camera;
+        self.workspace = ws;
+        self.workspace
+            .set_viewport(camera.viewport_px(), camera.scale_factor());
+        self.workspace.zoom_to_fit();
+        self.canvas = CanvasInput::default();
+        self.fit_when_content = false;
+        self.settings.add_recent(path);
+        self.panels.recent = self.settings.recent().to_vec();
+    }
+
     fn open(&mut self, path: &Path) {
         match Workspace::open_or_create(path) {
             Ok(ws) => {
-                self.workspace.stop_editing();
-                if self.workspace.file.is_dirty() {
-                    let _ = self.workspace.save();
-                }
-                let camera = self.workspace.camera;
-                self.workspace = ws;
-                self.workspace
-                    .set_viewport(camera.viewport_px(), camera.scale_factor());
-                self.workspace.zoom_to_fit();
-                self.canvas = CanvasInput::default();
-                self.settings.add_recent(path);
-                self.panels.recent = self.settings.recent().to_vec();
+                self.switch_to(ws, path);
+                self.resume_sharing();
             }
             Err(e) => self.workspace.message = Some(e.to_string()),
         }
@@ -193,12 +327,15 @@ impl Shell {
         let ws = &mut self.workspace;
         let canvas = &mut self.canvas;
         let panels = &mut self.panels;
+        let collab = &mut self.collab;
         let mut commands = Vec::new();
+        let mut collab_commands = Vec::new();
         let output = self.egui.run_ui(raw, |ui| {
             egui::CentralPanel::default()
                 .frame(egui::Frame::NONE)
                 .show(ui, |ui| canvas::show(ui, ws, canvas));
             commands = panels::show(ui, ws, panels);
+            collab_commands = collab_ui::show(ui, ws, &mut panels.collab, collab);
         });
         running
             .egui_state
@@ -224,12 +361,17 @@ impl Shell {
             .filter(|d| *d < Duration::from_secs(3600))
             .map(|d| Instant::now() + d);
         let title = format!(
-            "{}{} — Touchpoint",
+            "{}{}{} — Touchpoint",
             ws.file.display_name(),
-            if ws.board.read_only().is_some() {
-                " (read-only)"
+            if self.collab.session().is_some() {
+                " (shared)"
             } else {
                 ""
+            },
+            match ws.board.read_only() {
+                Some(touchpoint_crdt::ReadOnly::Viewer) => " (view only)",
+                Some(_) => " (read-only)",
+                None => "",
             }
         );
         if title != self.title {
@@ -246,10 +388,37 @@ impl Shell {
                 },
             }
         }
+        for command in collab_commands {
+            match command {
+                CollabCommand::Join(link) => self.join(&link),
+            }
+        }
+    }
+
+    /// Runs the collaboration session between frames: edits both ways,
+    /// presence, follow. Returns whether to draw a frame.
+    fn pump_session(&mut self, now: Instant) -> bool {
+        let Some(session) = self.collab.session_mut() else {
+            self.session_wake = None;
+            return false;
+        };
+        let pumped = session.pump(&mut self.workspace, now);
+        self.session_wake = pumped.wake_at;
+        let mut redraw = pumped.redraw;
+        if self.fit_when_content && !self.workspace.board.is_empty() {
+            self.fit_when_content = false;
+            self.workspace.zoom_to_fit();
+            redraw = true;
+        }
+        redraw
     }
 }
 
-impl ApplicationHandler for Shell {
+impl ApplicationHandler<Wake> for Shell {
+    fn user_event(&mut self, _event_loop: &ActiveEventLoop, _wake: Wake) {
+        // The session runs in about_to_wait, which follows every event.
+    }
+
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
         if self.running.is_some() {
             return;
@@ -294,8 +463,9 @@ impl ApplicationHandler for Shell {
 
     fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
         let now = Instant::now();
+        let collaborated = self.pump_session(now);
         // Remote changes (collaboration) land in the change queue too.
-        if self.workspace.sync()
+        if (self.workspace.sync() || collaborated)
             && let Some(r) = &self.running
         {
             r.window.request_redraw();
@@ -314,10 +484,14 @@ impl ApplicationHandler for Shell {
                 r.window.request_redraw();
             }
         }
-        let wake = [self.repaint_at, self.workspace.autosave_deadline()]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = [
+            self.repaint_at,
+            self.workspace.autosave_deadline(),
+            self.session_wake,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         event_loop.set_control_flow(match wake {
             Some(t) => ControlFlow::WaitUntil(t),
             None => ControlFlow::Wait,

@@ -46,6 +46,7 @@ pub struct Panels {
     pub workshop: super::workshop::Workshop,
     pub grid: super::grid_panel::GridPanel,
     pub csv: super::csv_export::CsvDialog,
+    pub collab: super::collab_ui::CollabPanel,
 }
 
 const TOOLS: [(ToolKind, &str, &str); 7] = [
@@ -179,6 +180,15 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
                         ui.close();
                     }
                     super::templates_picker::file_menu_items(ui, ws, panels);
+                    ui.separator();
+                    if ui.button("Share…").clicked() {
+                        panels.collab.request = Some(super::collab_ui::Request::Share);
+                        ui.close();
+                    }
+                    if ui.button("Join…").clicked() {
+                        panels.collab.request = Some(super::collab_ui::Request::Join);
+                        ui.close();
+                    }
                     ui.separator();
                     if ui.button("Quit\tCtrl+Q").clicked() {
                         commands.push(Command::Quit);

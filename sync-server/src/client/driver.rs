@@ -112,6 +112,7 @@ pub(super) struct Driver {
     online: bool,
     /// Attempts since the last sync.
     attempt: u32,
+    waker: Option<super::Waker>,
 }
 
 /// The live parts of one connection.
@@ -155,6 +156,7 @@ impl Driver {
             presence: None,
             online: options.online,
             attempt: 0,
+            waker: options.waker.clone(),
         };
         Ok((
             driver,
@@ -166,6 +168,12 @@ impl Driver {
         ))
     }
 
+    fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake();
+        }
+    }
+
     fn set_state(&self, state: ConnectionState) {
         if *self.state.borrow() == state {
             return;
@@ -175,6 +183,7 @@ impl Driver {
         if self.events.try_send(Event::State(state)).is_err() {
             tracing::debug!("sync client: event buffer full; state change not queued");
         }
+        self.wake();
     }
 
     fn offline(&self, retry_in: Option<Duration>, reason: &str) {
@@ -488,6 +497,7 @@ impl Driver {
                             let mut board = lock(&self.board);
                             self.session.receive(&buf[..n], &mut board);
                         }
+                        self.wake();
                         if let Some(outcome) = self.after_session(link, &mut link_role) {
                             return outcome;
                         }
@@ -543,6 +553,7 @@ impl Driver {
                     if self.events.try_send(Event::Presence(update)).is_err() {
                         tracing::debug!("sync client: event buffer full; presence dropped");
                     }
+                    self.wake();
                 }
                 ClientEvent::PresenceQueried => {
                     if let Some(update) = self.presence.clone() {

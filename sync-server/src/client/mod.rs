@@ -58,6 +58,32 @@ pub struct ClientOptions {
     /// Start connected (`true`) or offline until [`Client::set_online`].
     /// Default: `true`.
     pub online: bool,
+    /// Called from the client's task after anything the app may want to
+    /// show: a state change, presence, bytes from the server applied to the
+    /// board. An app whose event loop sleeps until woken passes its waker
+    /// here. Default: none.
+    pub waker: Option<Waker>,
+}
+
+/// A callback that wakes the app (see [`ClientOptions::waker`]). It runs on
+/// the client's task: it must be quick and must not lock the board.
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
+
+impl Waker {
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Waker {
+        Waker(Arc::new(f))
+    }
+
+    pub(crate) fn wake(&self) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Waker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 impl Default for ClientOptions {
@@ -68,6 +94,7 @@ impl Default for ClientOptions {
             jitter_seed: None,
             limits: Limits::DEFAULT,
             online: true,
+            waker: None,
         }
     }
 }
@@ -95,6 +122,11 @@ impl ClientOptions {
 
     pub fn with_online(mut self, online: bool) -> Self {
         self.online = online;
+        self
+    }
+
+    pub fn with_waker(mut self, waker: Waker) -> Self {
+        self.waker = Some(waker);
         self
     }
 }

@@ -1,0 +1,300 @@
+//! Live collaboration in the app: share the open board (hosting it with the
+//! embedded sync server, or through a server's links), join a board from a
+//! link, see who else is there.
+//!
+//! - [`presence`]: cursors, selections, views; pure, no window types
+//! - [`bridge`]: the window's board and the sync client's replica kept equal
+//! - [`session`]: one board joined to a room
+//! - [`host`]: the embedded server and the links it signs
+//! - [`share_file`]: the file that remembers a board is shared
+//!
+//! [`Collab`] is what the window holds: a tokio runtime (started on first
+//! use, one worker thread: the network is light), the embedded server once
+//! this app has shared something, the current board's session, and who the
+//! user is (asked once, kept in the data directory).
+
+pub mod bridge;
+pub mod host;
+pub mod presence;
+pub mod session;
+pub mod share_file;
+
+use std::path::{Path, PathBuf};
+
+use touchpoint_sync::client::Waker;
+use touchpoint_sync::link::ShareLink;
+
+use crate::workspace::Workspace;
+use host::{Host, HostError};
+use presence::Profile;
+use session::{Session, SessionError};
+use share_file::{ShareFileError, ShareInfo};
+
+/// The file in the data directory that holds the user's name and colour.
+pub const PROFILE_FILE: &str = "profile.json";
+
+/// Why sharing or joining failed. One line each, for the status bar.
+#[derive(Debug, thiserror::Error)]
+pub enum CollabError {
+    #[error("cannot start the network runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    ShareFile(#[from] ShareFileError),
+    #[error("not a Touchpoint link: {0}")]
+    Link(#[from] touchpoint_sync::link::LinkError),
+    #[error("cannot keep a local copy in {path}: {source}")]
+    LocalCopy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Collab {
+    data_dir: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+    host: Option<Host>,
+    session: Option<Session>,
+    profile: Option<Profile>,
+    waker: Option<Waker>,
+}
+
+impl Collab {
+    pub fn new(data_dir: &Path) -> Collab {
+        let profile = std::fs::read_to_string(data_dir.join(PROFILE_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Profile>(&t).ok())
+            .filter(|p| !presence::clean_name(&p.name).is_empty());
+        Collab {
+            data_dir: data_dir.to_owned(),
+            runtime: None,
+            host: None,
+            session: None,
+            profile,
+            waker: None,
+        }
+    }
+
+    /// How the sync client wakes the window's event loop.
+    pub fn set_waker(&mut self, waker: Waker) {
+        self.waker = Some(waker);
+    }
+
+    /// The user's name and colour, once given.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// Remembers the user's name and colour (for this and later runs).
+    pub fn set_profile(&mut self, profile: Profile) -> Result<(), CollabError> {
+        let path = self.data_dir.join(PROFILE_FILE);
+        let io = |source| CollabError::LocalCopy {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.data_dir).map_err(io)?;
+        let text =
+            serde_json::to_string_pretty(&profile).map_err(|e| io(std::io::Error::other(e)))?;
+        std::fs::write(&path, text).map_err(io)?;
+        if let Some(s) = &mut self.session {
+            s.profile_changed(&profile);
+        }
+        self.profile = Some(profile);
+        Ok(())
+    }
+
+    fn profile_or_default(&self) -> Profile {
+        self.profile.clone().unwrap_or_else(|| Profile {
+            name: crate::ui::workshop::default_display_name(),
+            color: presence::format_color(presence::PALETTE[4]),
+        })
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    pub fn session_mut(&mut self) -> Option<&mut Session> {
+        self.session.as_mut()
+    }
+
+    /// Whether this app runs the server for others.
+    pub fn is_hosting(&self) -> bool {
+        self.host.is_some()
+    }
+
+    fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, CollabError> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("touchpoint-sync")
+                .enable_all()
+                .build()
+                .map_err(CollabError::Runtime)?;
+            self.runtime = Some(rt);
+        }
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| CollabError::Runtime(std::io::Error::other("no runtime")))
+    }
+
+    /// Shares the open board from this app: starts the embedded server (once),
+    /// creates a room, joins it with the board (which uploads it) and
+    /// remembers the links next to the board file.
+    pub fn host(&mut self, ws: &mut Workspace) -> Result<ShareInfo, CollabError> {
+        if let Some(s) = &self.session {
+            return Ok(s.info().clone());
+        }
+        let server_dir = self.data_dir.join("server");
+        self.runtime()?;
+        if self.host.is_none() {
+            let rt = self.runtime()?;
+            let host = rt.block_on(Host::start(&server_dir))?;
+            self.host = Some(host);
+        }
+        let Some(host) = &self.host else {
+            return Err(CollabError::Runtime(std::io::Error::other("no server")));
+        };
+        let links = host.links(&host::new_room_name())?;
+        let info = ShareInfo {
+            link: links.local.to_string(),
+            editor_link: Some(links.editor.to_string()),
+            viewer_link: Some(links.viewer.to_string()),
+            hosted: true,
+        };
+        info.save(&ws.file.path())?;
+        self.start_session(ws, info.clone(), links.local)?;
+        Ok(info)
+    }
+
+    /// Shares the open board through a server's room: `editor` is the link
+    /// this app joins with (and hands out), `viewer` an optional second one.
+    pub fn share_via(
+        &mut self,
+        ws: &mut Workspace,
+        editor: &str,
+        viewer: Option<&str>,
+    ) -> Result<ShareInfo, CollabError> {
+        let link: ShareLink = editor.trim().parse()?;
+        let viewer = match viewer.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => Some(v.parse::<ShareLink>()?.to_string()),
+            None => None,
+        };
+        let info = ShareInfo {
+            link: link.to_string(),
+            editor_link: Some(link.to_string()),
+            viewer_link: viewer,
+            hosted: false,
+        };
+        info.save(&ws.file.path())?;
+        self.start_session(ws, info.clone(), link)?;
+        Ok(info)
+    }
+
+    /// The local copy of a joined room: one file per server and room in the
+    /// data directory, kept across runs so offline work survives.
+    pub fn local_copy_path(&self, link: &ShareLink) -> Result<PathBuf, CollabError> {
+        let dir = self.data_dir.join("shared");
+        std::fs::create_dir_all(&dir).map_err(|source| CollabError::LocalCopy {
+            path: dir.clone(),
+            source,
+        })?;
+        let server = match link.fingerprint {
+            Some(fp) => touchpoint_sync::link::hex(&fp[..6]),
+            None => link.host.clone(),
+        };
+        let name: String = format!("{}-{server}", link.room)
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(120)
+            .collect();
+        Ok(dir.join(format!("{name}.tpboard")))
+    }
+
+    /// Starts the session a board's share file names, if it has one: a
+    /// shared board opened again rejoins its room (hosting it again if this
+    /// app hosted it).
+    pub fn resume(&mut self, ws: &mut Workspace) -> Result<bool, CollabError> {
+        let Some(info) = ShareInfo::load(&ws.file.path())? else {
+            return Ok(false);
+        };
+        let Some(link) = info.join_link() else {
+            return Ok(false);
+        };
+        if info.hosted && self.host.is_none() {
+            let server_dir = self.data_dir.join("server");
+            let rt = self.runtime()?;
+            let host = rt.block_on(Host::start(&server_dir))?;
+            // The port may have changed if the old one was taken; the room
+            // and its tokens have not.
+            let links = host.links(&link.room)?;
+            let info = ShareInfo {
+                link: links.local.to_string(),
+                editor_link: Some(links.editor.to_string()),
+                viewer_link: Some(links.viewer.to_string()),
+                hosted: true,
+            };
+            self.host = Some(host);
+            info.save(&ws.file.path())?;
+            self.start_session(ws, info, links.local)?;
+            return Ok(true);
+        }
+        self.start_session(ws, info, link)?;
+        Ok(true)
+    }
+
+    /// Joins from a link: `ws` must be the link's local copy (see
+    /// [`Collab::local_copy_path`]); the link is remembered next to it.
+    pub fn join(&mut self, ws: &mut Workspace, link: &str) -> Result<(), CollabError> {
+        let link: ShareLink = link.trim().parse()?;
+        let info = ShareInfo {
+            link: link.to_string(),
+            editor_link: None,
+            viewer_link: None,
+            hosted: false,
+        };
+        info.save(&ws.file.path())?;
+        self.start_session(ws, info, link)
+    }
+
+    fn start_session(
+        &mut self,
+        ws: &mut Workspace,
+        info: ShareInfo,
+        link: ShareLink,
+    ) -> Result<(), CollabError> {
+        let profile = self.profile_or_default();
+        let waker = self.waker.clone();
+        let rt = self.runtime()?;
+        let _guard = rt.enter();
+        let session = Session::start(ws, info, link, &profile, waker)?;
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// Leaves the current board's room (before opening another board, or
+    /// at exit). The embedded server keeps running for the app's lifetime.
+    pub fn leave(&mut self, ws: &mut Workspace) {
+        if let (Some(session), Some(rt)) = (self.session.take(), self.runtime.as_ref()) {
+            rt.block_on(session.leave(ws));
+        }
+    }
+
+    /// Leaves and stops the embedded server (commits what it holds).
+    pub fn shutdown(&mut self, ws: &mut Workspace) {
+        self.leave(ws);
+        if let (Some(host), Some(rt)) = (self.host.take(), self.runtime.as_ref()) {
+            rt.block_on(host.shutdown());
+        }
+    }
+}
