@@ -100,6 +100,13 @@ enum Command {
         #[arg(long)]
         no_background: bool,
     },
+    /// Open a board in the app and share it from this computer at once (as
+    /// File › Share… › Host does): prints the editor and viewer links, one
+    /// per line, on stdout.
+    Share {
+        /// The .tpboard file to share (created when missing).
+        board: PathBuf,
+    },
     /// Join a shared board from a link (touchpoint://HOST:PORT/ROOM?...):
     /// opens its local copy (kept in the data directory, so work done
     /// offline survives a restart) in the app and syncs it with the room.
@@ -148,6 +155,7 @@ fn main() -> ExitCode {
             text_as_paths,
         }),
         Some(Command::Join { link }) => touchpoint::ui::run_join(&link),
+        Some(Command::Share { board }) => touchpoint::ui::run_share(board),
         None => touchpoint::ui::run(args.board),
     };
     match result {

@@ -13,18 +13,25 @@
 //! for more than one update's integration.
 
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use touchpoint_crdt::{Board, UpdateError, UpdateSubscription};
+use yrs::block::ClientID;
 
 /// The origin the app's edits carry on the replica.
 pub const BRIDGE_ORIGIN: &str = "touchpoint:app";
 
 type Queue = Arc<Mutex<Vec<Vec<u8>>>>;
+type Timed = Arc<Mutex<Vec<(Vec<u8>, SystemTime)>>>;
 
 pub struct Bridge {
     replica: Arc<Mutex<Board>>,
-    /// The app's transactions, not yet on the replica.
-    outgoing: Queue,
+    local_client: u64,
+    /// Report each pushed edit's clock and commit time (latency tracing).
+    trace: bool,
+    /// The app's transactions with the time they were committed, not yet
+    /// on the replica.
+    outgoing: Timed,
     /// Transactions that came from the network, not yet on the app's board.
     incoming: Queue,
     _local: UpdateSubscription,
@@ -42,6 +49,14 @@ pub struct Exchange {
     pub pulled: usize,
 }
 
+/// One of the app's edits as handed to the sync client, for latency
+/// tracing: the app's yrs clock after it, and when it was committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushedEdit {
+    pub clock: u32,
+    pub committed: SystemTime,
+}
+
 /// Why the bridge could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -57,13 +72,13 @@ impl Bridge {
     /// happens next.
     pub fn new(local: &Board) -> Result<Bridge, BridgeError> {
         let replica = Board::from_update(&local.encode())?;
-        let outgoing: Queue = Arc::default();
+        let outgoing: Timed = Arc::default();
         let incoming: Queue = Arc::default();
         let sink = outgoing.clone();
         let local_sub = local
             .observe_updates(move |update, remote| {
-                if !remote {
-                    push(&sink, update);
+                if !remote && let Ok(mut q) = sink.lock() {
+                    q.push((update.to_vec(), SystemTime::now()));
                 }
             })
             .ok_or(BridgeError::Busy)?;
@@ -77,6 +92,8 @@ impl Bridge {
             .ok_or(BridgeError::Busy)?;
         Ok(Bridge {
             replica: Arc::new(Mutex::new(replica)),
+            local_client: local.client_id(),
+            trace: false,
             outgoing,
             incoming,
             _local: local_sub,
@@ -89,18 +106,38 @@ impl Bridge {
         &self.replica
     }
 
+    /// Makes [`Bridge::exchange`] report each pushed edit ([`PushedEdit`]).
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
     /// Carries pending transactions both ways. With `push` false (a viewer)
     /// the app's own transactions are dropped instead of sent: the server
-    /// would refuse them and end the session.
-    pub fn exchange(&self, local: &mut Board, push: bool) -> Exchange {
+    /// would refuse them and end the session. `traced` receives the pushed
+    /// edits when tracing is on.
+    pub fn exchange(&self, local: &mut Board, push: bool, traced: &mut Vec<PushedEdit>) -> Exchange {
         let mut done = Exchange::default();
-        let outgoing = take(&self.outgoing);
+        let outgoing = match self.outgoing.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
         if !outgoing.is_empty() {
             if push {
                 let mut replica = touchpoint_sync::client::lock(&self.replica);
-                for update in &outgoing {
+                for (update, committed) in &outgoing {
                     match replica.apply_update_with_origin(update, BRIDGE_ORIGIN) {
-                        Ok(()) => done.pushed += 1,
+                        Ok(()) => {
+                            done.pushed += 1;
+                            if self.trace {
+                                let clock = replica
+                                    .state_vector()
+                                    .get(&ClientID::new(self.local_client));
+                                traced.push(PushedEdit {
+                                    clock,
+                                    committed: *committed,
+                                });
+                            }
+                        }
                         // Our own document's bytes: cannot fail short of a
                         // bug, and the next sync step 1/2 would heal it.
                         Err(e) => tracing::warn!("an edit did not reach the sync replica: {e}"),
@@ -157,7 +194,7 @@ mod tests {
 
         let b = sticky(&mut app, "made in the app");
         app.delete(&[a.as_str()]).expect("delete");
-        let sent = bridge.exchange(&mut app, true);
+        let sent = bridge.exchange(&mut app, true, &mut Vec::new());
         assert_eq!(sent.pushed, 2);
         {
             let replica = touchpoint_sync::client::lock(bridge.replica());
@@ -168,7 +205,7 @@ mod tests {
             );
         }
         // Nothing echoes back.
-        assert_eq!(bridge.exchange(&mut app, true), Exchange::default());
+        assert_eq!(bridge.exchange(&mut app, true, &mut Vec::new()), Exchange::default());
 
         // A collaborator's update arriving on the replica (as the sync
         // client applies it) reaches the app as a remote change.
@@ -179,7 +216,7 @@ mod tests {
         touchpoint_sync::client::lock(bridge.replica())
             .apply_update(&diff)
             .expect("apply");
-        let got = bridge.exchange(&mut app, true);
+        let got = bridge.exchange(&mut app, true, &mut Vec::new());
         assert_eq!(got.pulled, 1);
         assert_eq!(got.pushed, 0, "the remote update is not sent back");
         assert_eq!(
@@ -203,7 +240,7 @@ mod tests {
         let mut app = Board::new();
         let bridge = Bridge::new(&app).expect("bridge");
         let id = sticky(&mut app, "local only");
-        let done = bridge.exchange(&mut app, false);
+        let done = bridge.exchange(&mut app, false, &mut Vec::new());
         assert_eq!(done.dropped, 1);
         assert!(
             touchpoint_sync::client::lock(bridge.replica())

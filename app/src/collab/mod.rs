@@ -7,6 +7,7 @@
 //! - [`session`]: one board joined to a room
 //! - [`host`]: the embedded server and the links it signs
 //! - [`share_file`]: the file that remembers a board is shared
+//! - [`latency`]: edit-to-remote-render tracing for the benchmark
 //!
 //! [`Collab`] is what the window holds: a tokio runtime (started on first
 //! use, one worker thread: the network is light), the embedded server once
@@ -15,6 +16,7 @@
 
 pub mod bridge;
 pub mod host;
+pub mod latency;
 pub mod presence;
 pub mod session;
 pub mod share_file;

@@ -15,6 +15,7 @@ use touchpoint_sync::client::{Client, ClientOptions, ConnectionState, Event, Wak
 use touchpoint_sync::link::ShareLink;
 
 use super::bridge::{Bridge, BridgeError};
+use super::latency::LatencyLog;
 use super::presence::{LocalPresence, Peers, Profile, View};
 use super::share_file::ShareInfo;
 use crate::workspace::Workspace;
@@ -90,6 +91,7 @@ pub struct Session {
     last_pump: Instant,
     /// Publish presence even if unchanged (after a reconnect).
     force_presence: bool,
+    latency: Option<LatencyLog>,
 }
 
 impl Session {
@@ -103,7 +105,9 @@ impl Session {
         profile: &Profile,
         waker: Option<Waker>,
     ) -> Result<Session, SessionError> {
-        let bridge = Bridge::new(&ws.board)?;
+        let mut bridge = Bridge::new(&ws.board)?;
+        let latency = LatencyLog::from_env(ws.board.client_id());
+        bridge.set_trace(latency.is_some());
         let mut options = ClientOptions::default().with_name(profile.name.clone());
         if let Some(w) = waker {
             options = options.with_waker(w);
@@ -128,6 +132,7 @@ impl Session {
             following: None,
             last_pump: Instant::now(),
             force_presence: false,
+            latency,
         })
     }
 
@@ -193,6 +198,13 @@ impl Session {
         }
     }
 
+    /// A frame showing `board` was presented (for latency tracing).
+    pub fn frame_presented(&mut self, board: &Board) {
+        if let Some(log) = &mut self.latency {
+            log.presented(board);
+        }
+    }
+
     /// Connects again now (after a refusal, or to skip the backoff).
     pub fn reconnect(&self) {
         self.client.reconnect();
@@ -201,7 +213,13 @@ impl Session {
     /// Moves edits, applies what the client reported, publishes presence.
     pub fn pump(&mut self, ws: &mut Workspace, now: Instant) -> Pumped {
         let mut out = Pumped::default();
-        let moved = self.bridge.exchange(&mut ws.board, self.role.can_write());
+        let mut traced = Vec::new();
+        let moved = self
+            .bridge
+            .exchange(&mut ws.board, self.role.can_write(), &mut traced);
+        if let Some(log) = &mut self.latency {
+            log.edits(&traced);
+        }
         if moved.dropped > 0 {
             tracing::warn!("{} edits on a view-only board were not sent", moved.dropped);
         }
@@ -283,7 +301,8 @@ impl Session {
     /// Leaves the room: says goodbye to the others' cursors lists, sends
     /// what is pending, closes the connection (a second at most).
     pub async fn leave(mut self, ws: &mut Workspace) {
-        self.bridge.exchange(&mut ws.board, self.role.can_write());
+        self.bridge
+            .exchange(&mut ws.board, self.role.can_write(), &mut Vec::new());
         if self.state.is_synced() {
             self.client.send_presence_reliably(self.presence.leave());
         }

@@ -25,6 +25,7 @@ pub mod settings;
 pub mod templates_picker;
 pub mod workshop;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,9 +62,16 @@ pub fn run_join(link: &str) -> anyhow::Result<()> {
     run_with(Launch::Join(link))
 }
 
+/// `touchpoint share BOARD`: opens the board and hosts it at once, printing
+/// the editor and viewer links on stdout.
+pub fn run_share(board: PathBuf) -> anyhow::Result<()> {
+    run_with(Launch::Share(board))
+}
+
 enum Launch {
     Board(Option<PathBuf>),
     Join(touchpoint_sync::link::ShareLink),
+    Share(PathBuf),
 }
 
 /// Wakes the event loop from the sync client's thread.
@@ -73,7 +81,12 @@ struct Wake;
 fn run_with(launch: Launch) -> anyhow::Result<()> {
     let mut settings = Settings::load();
     let mut collab = Collab::new(settings.data_dir());
+    let mut share = false;
     let (workspace, join) = match launch {
+        Launch::Share(path) => {
+            share = true;
+            (Workspace::open_or_create(&path)?, None)
+        }
         Launch::Board(board) => {
             let path = match board {
                 Some(p) => p,
@@ -121,6 +134,17 @@ fn run_with(launch: Launch) -> anyhow::Result<()> {
             shell.panels.collab.ask_profile_if_unknown(&shell.collab);
         }
         None => shell.resume_sharing(),
+    }
+    if share {
+        let info = match shell.collab.session() {
+            Some(s) => s.info().clone(),
+            None => shell.collab.host(&mut shell.workspace)?,
+        };
+        let mut out = std::io::stdout().lock();
+        for link in [&info.editor_link, &info.viewer_link].into_iter().flatten() {
+            writeln!(out, "{link}")?;
+        }
+        out.flush()?;
     }
     event_loop.run_app(&mut shell)?;
     // An export the user started finishes before the process ends (it
@@ -353,6 +377,9 @@ impl Shell {
             self.error = Some(e.into());
             event_loop.exit();
             return;
+        }
+        if let Some(session) = self.collab.session_mut() {
+            session.frame_presented(&ws.board);
         }
         self.repaint_at = output
             .viewport_output
