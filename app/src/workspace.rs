@@ -235,7 +235,7 @@ impl Workspace {
 
     /// When the next autosave is due, if anything is unsaved.
     pub fn autosave_deadline(&self) -> Option<Instant> {
-        if self.board.read_only().is_some() {
+        if self.board.read_only().is_some_and(|ro| !ro.allows_saving()) {
             return None;
         }
         self.file.dirty_since.map(|t| t + AUTOSAVE_DELAY)
@@ -251,7 +251,8 @@ impl Workspace {
 
     /// Writes the board to its file now.
     pub fn save(&mut self) -> Result<(), String> {
-        if let Some(ro) = self.board.read_only() {
+        // A viewer's local copy still keeps what collaborators did.
+        if let Some(ro) = self.board.read_only().filter(|ro| !ro.allows_saving()) {
             return Err(ro.to_string());
         }
         match file::save(&self.board, &self.file.path) {

@@ -344,6 +344,22 @@ impl Board {
 
     /// Whether the document has any of the roots a board is made of. An update
     /// that decodes but has neither is some other Yjs document.
+    /// Writes the schema version and default title if the document has
+    /// none: a shared room starts as an empty document, and whichever
+    /// editor syncs first makes it a board (concurrent writers write the
+    /// same values). Returns whether it wrote. Not an undoable edit.
+    pub fn ensure_meta(&self) -> bool {
+        let missing = self
+            .meta
+            .get(&self.doc.transact(), meta_key::SCHEMA)
+            .is_none();
+        if missing && self.read_only.is_none() {
+            self.init_meta();
+            return true;
+        }
+        false
+    }
+
     pub fn looks_like_board(&self) -> bool {
         let txn = self.doc.transact();
         self.meta.get(&txn, meta_key::SCHEMA).is_some() || self.elements.len(&txn) > 0

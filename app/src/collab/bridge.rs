@@ -115,7 +115,12 @@ impl Bridge {
     /// the app's own transactions are dropped instead of sent: the server
     /// would refuse them and end the session. `traced` receives the pushed
     /// edits when tracing is on.
-    pub fn exchange(&self, local: &mut Board, push: bool, traced: &mut Vec<PushedEdit>) -> Exchange {
+    pub fn exchange(
+        &self,
+        local: &mut Board,
+        push: bool,
+        traced: &mut Vec<PushedEdit>,
+    ) -> Exchange {
         let mut done = Exchange::default();
         let outgoing = match self.outgoing.lock() {
             Ok(mut q) => std::mem::take(&mut *q),
@@ -147,13 +152,21 @@ impl Bridge {
                 done.dropped = outgoing.len();
             }
         }
+        done.pulled = self.pull(local);
+        done
+    }
+
+    /// Applies what came from the network to the app's board; returns how
+    /// many transactions.
+    pub fn pull(&self, local: &mut Board) -> usize {
+        let mut pulled = 0;
         for update in take(&self.incoming) {
             match local.apply_update(&update) {
-                Ok(()) => done.pulled += 1,
+                Ok(()) => pulled += 1,
                 Err(e) => tracing::warn!("a collaborator's update did not apply: {e}"),
             }
         }
-        done
+        pulled
     }
 }
 
@@ -205,7 +218,10 @@ mod tests {
             );
         }
         // Nothing echoes back.
-        assert_eq!(bridge.exchange(&mut app, true, &mut Vec::new()), Exchange::default());
+        assert_eq!(
+            bridge.exchange(&mut app, true, &mut Vec::new()),
+            Exchange::default()
+        );
 
         // A collaborator's update arriving on the replica (as the sync
         // client applies it) reaches the app as a remote change.

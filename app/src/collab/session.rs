@@ -49,6 +49,12 @@ pub enum Status {
     },
 }
 
+impl Status {
+    pub fn is_connected(&self) -> bool {
+        matches!(self, Status::Connected { .. })
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -224,6 +230,9 @@ impl Session {
             tracing::warn!("{} edits on a view-only board were not sent", moved.dropped);
         }
         self.sent_since_state += moved.pushed;
+        if moved.pushed + moved.pulled > 0 {
+            tracing::trace!(pushed = moved.pushed, pulled = moved.pulled, "bridge");
+        }
         if moved.pulled > 0 {
             ws.sync();
             out.redraw = true;
@@ -287,6 +296,14 @@ impl Session {
                 self.role = *role;
                 apply_role(&mut ws.board, *role);
                 self.force_presence = true;
+                // Everything the room held has arrived by now (the bridge
+                // carries it on the next pump at the latest: pull first).
+                if self.bridge.pull(&mut ws.board) > 0 {
+                    ws.sync();
+                }
+                if ws.board.ensure_meta() {
+                    ws.mark_dirty();
+                }
             }
             ConnectionState::Refused { .. } | ConnectionState::Offline { .. } => {
                 self.peers.clear();

@@ -174,17 +174,15 @@ fn waker(proxy: EventLoopProxy<Wake>) -> touchpoint_sync::client::Waker {
 
 /// Opens a joined board's local copy, or starts an empty one: not
 /// `Board::new`, whose title and schema fields would compete with the
-/// room's own when merged.
+/// room's own when merged. The new copy is written once something arrives
+/// (autosave), so an empty file is never left behind.
 fn open_local_copy(path: &Path) -> anyhow::Result<Workspace> {
     if path.exists() {
         return Ok(Workspace::open_or_create(path)?);
     }
     let board = touchpoint_crdt::Board::from_update(&EMPTY_UPDATE)
         .map_err(|e| anyhow::anyhow!("cannot start a local copy: {e}"))?;
-    let mut ws = Workspace::with_board(board, path.to_owned());
-    ws.save()
-        .map_err(|e| anyhow::anyhow!("cannot keep a local copy at {}: {e}", path.display()))?;
-    Ok(ws)
+    Ok(Workspace::with_board(board, path.to_owned()))
 }
 
 /// A Yjs update v1 with nothing in it: no structs, no deletions.
@@ -381,6 +379,7 @@ impl Shell {
         if let Some(session) = self.collab.session_mut() {
             session.frame_presented(&ws.board);
         }
+
         self.repaint_at = output
             .viewport_output
             .get(&egui::ViewportId::ROOT)
@@ -432,10 +431,15 @@ impl Shell {
         let pumped = session.pump(&mut self.workspace, now);
         self.session_wake = pumped.wake_at;
         let mut redraw = pumped.redraw;
-        if self.fit_when_content && !self.workspace.board.is_empty() {
+        // A board just joined: once the room's content is in, show it all
+        // (only then: later arrivals, or this user's own first sticky,
+        // must not move the view).
+        if self.fit_when_content && session.status().is_connected() {
             self.fit_when_content = false;
-            self.workspace.zoom_to_fit();
-            redraw = true;
+            if !self.workspace.board.is_empty() {
+                self.workspace.zoom_to_fit();
+                redraw = true;
+            }
         }
         redraw
     }
@@ -444,6 +448,7 @@ impl Shell {
 impl ApplicationHandler<Wake> for Shell {
     fn user_event(&mut self, _event_loop: &ActiveEventLoop, _wake: Wake) {
         // The session runs in about_to_wait, which follows every event.
+        tracing::trace!("woken by the sync client");
     }
 
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
@@ -479,7 +484,16 @@ impl ApplicationHandler<Wake> for Shell {
                 );
                 running.window.request_redraw();
             }
-            WindowEvent::RedrawRequested => self.redraw(event_loop),
+            WindowEvent::RedrawRequested => {
+                self.redraw(event_loop);
+                // Edits happen inside the egui pass, and winit may not call
+                // about_to_wait again before the next input: send them now.
+                if self.pump_session(Instant::now())
+                    && let Some(r) = &self.running
+                {
+                    r.window.request_redraw();
+                }
+            }
             _ => {
                 if response.repaint {
                     running.window.request_redraw();

@@ -517,7 +517,15 @@ impl Driver {
                     }
                     Err(e) => return Outcome::Lost { reason: format!("connection lost: {e}") },
                 },
-                _ = self.local.notified() => self.flush(link),
+                _ = self.local.notified() => {
+                    // The notifying observer may run before the session's
+                    // own observer has queued the change; both run while the
+                    // editor holds the board's lock, so taking it once
+                    // means the change is queued. Without this, an edit
+                    // could wait for the next one to be sent.
+                    drop(lock(&self.board));
+                    self.flush(link);
+                }
                 cmd = self.commands.recv() => match self.command(cmd, Some(link)) {
                     Flow::Continue => {}
                     Flow::Shutdown => return Outcome::Shutdown,
