@@ -29,6 +29,30 @@ pub enum HostError {
     Link(String),
 }
 
+/// Where the embedded server listens and which host its links name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostOptions {
+    pub listen: SocketAddr,
+    /// `None`: this machine's network address (see the module docs).
+    pub public_host: Option<String>,
+}
+
+impl HostOptions {
+    /// From `TOUCHPOINT_SHARE_LISTEN` and `TOUCHPOINT_SHARE_HOST`.
+    pub fn from_env() -> Result<HostOptions, HostError> {
+        let text =
+            std::env::var("TOUCHPOINT_SHARE_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
+        let listen = text.parse().map_err(|_| HostError::Listen(text.clone()))?;
+        let public_host = std::env::var("TOUCHPOINT_SHARE_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty());
+        Ok(HostOptions {
+            listen,
+            public_host,
+        })
+    }
+}
+
 /// The embedded server and how links reach it.
 pub struct Host {
     server: Server,
@@ -49,15 +73,11 @@ pub struct RoomLinks {
 impl Host {
     /// Starts the server on the current tokio runtime (`data_dir` is the
     /// app's `server` directory).
-    pub async fn start(data_dir: &Path) -> Result<Host, HostError> {
-        let listen_text =
-            std::env::var("TOUCHPOINT_SHARE_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| HostError::Listen(listen_text.clone()))?;
-        let public_host = std::env::var("TOUCHPOINT_SHARE_HOST")
-            .ok()
-            .filter(|h| !h.trim().is_empty())
+    pub async fn start(data_dir: &Path, options: &HostOptions) -> Result<Host, HostError> {
+        let listen = options.listen;
+        let public_host = options
+            .public_host
+            .clone()
             .unwrap_or_else(|| network_address(listen.ip()));
         let config = |listen| ServerConfig {
             listen,

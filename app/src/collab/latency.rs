@@ -8,6 +8,9 @@
 //! shown CLIENT CLOCK UNIX_NS   a frame showing CLIENT's edits up to CLOCK was presented
 //! ```
 //!
+//! An app also logs `shown` for its own edits: the local edit-to-render
+//! time is the benchmark's peer figure.
+//!
 //! yrs clocks identify edits across processes (as `touchpoint-load` uses
 //! them), so the benchmark pairs each edit with the first frame of another
 //! app that shows it. Both apps run on one machine, so their wall clocks agree.
@@ -72,9 +75,6 @@ impl LatencyLog {
         let mut wrote = false;
         for (client, clock) in board.state_vector().iter() {
             let client = client.get();
-            if client == self.own {
-                continue;
-            }
             let seen = self.shown.entry(client).or_insert(0);
             if *clock > *seen {
                 *seen = *clock;

@@ -27,7 +27,7 @@ use touchpoint_sync::client::Waker;
 use touchpoint_sync::link::ShareLink;
 
 use crate::workspace::Workspace;
-use host::{Host, HostError};
+use host::{Host, HostError, HostOptions};
 use presence::Profile;
 use session::{Session, SessionError};
 use share_file::{ShareFileError, ShareInfo};
@@ -63,6 +63,8 @@ pub struct Collab {
     session: Option<Session>,
     profile: Option<Profile>,
     waker: Option<Waker>,
+    /// Where Share listens; `None`: from the environment when first needed.
+    host_options: Option<HostOptions>,
 }
 
 impl Collab {
@@ -78,7 +80,29 @@ impl Collab {
             session: None,
             profile,
             waker: None,
+            host_options: None,
         }
+    }
+
+    /// Where the embedded server listens and what its links name, instead
+    /// of `TOUCHPOINT_SHARE_LISTEN` / `TOUCHPOINT_SHARE_HOST`.
+    pub fn set_host_options(&mut self, options: HostOptions) {
+        self.host_options = Some(options);
+    }
+
+    fn start_host(&mut self) -> Result<(), CollabError> {
+        if self.host.is_some() {
+            return Ok(());
+        }
+        let options = match &self.host_options {
+            Some(o) => o.clone(),
+            None => HostOptions::from_env()?,
+        };
+        let server_dir = self.data_dir.join("server");
+        let rt = self.runtime()?;
+        let host = rt.block_on(Host::start(&server_dir, &options))?;
+        self.host = Some(host);
+        Ok(())
     }
 
     /// How the sync client wakes the window's event loop.
@@ -151,13 +175,7 @@ impl Collab {
         if let Some(s) = &self.session {
             return Ok(s.info().clone());
         }
-        let server_dir = self.data_dir.join("server");
-        self.runtime()?;
-        if self.host.is_none() {
-            let rt = self.runtime()?;
-            let host = rt.block_on(Host::start(&server_dir))?;
-            self.host = Some(host);
-        }
+        self.start_host()?;
         let Some(host) = &self.host else {
             return Err(CollabError::Runtime(std::io::Error::other("no server")));
         };
@@ -168,7 +186,7 @@ impl Collab {
             viewer_link: Some(links.viewer.to_string()),
             hosted: true,
         };
-        info.save(&ws.file.path())?;
+        info.save(ws.file.path())?;
         self.start_session(ws, info.clone(), links.local)?;
         Ok(info)
     }
@@ -192,7 +210,7 @@ impl Collab {
             viewer_link: viewer,
             hosted: false,
         };
-        info.save(&ws.file.path())?;
+        info.save(ws.file.path())?;
         self.start_session(ws, info.clone(), link)?;
         Ok(info)
     }
@@ -227,16 +245,17 @@ impl Collab {
     /// shared board opened again rejoins its room (hosting it again if this
     /// app hosted it).
     pub fn resume(&mut self, ws: &mut Workspace) -> Result<bool, CollabError> {
-        let Some(info) = ShareInfo::load(&ws.file.path())? else {
+        let Some(info) = ShareInfo::load(ws.file.path())? else {
             return Ok(false);
         };
         let Some(link) = info.join_link() else {
             return Ok(false);
         };
         if info.hosted && self.host.is_none() {
-            let server_dir = self.data_dir.join("server");
-            let rt = self.runtime()?;
-            let host = rt.block_on(Host::start(&server_dir))?;
+            self.start_host()?;
+            let Some(host) = &self.host else {
+                return Ok(false);
+            };
             // The port may have changed if the old one was taken; the room
             // and its tokens have not.
             let links = host.links(&link.room)?;
@@ -246,8 +265,7 @@ impl Collab {
                 viewer_link: Some(links.viewer.to_string()),
                 hosted: true,
             };
-            self.host = Some(host);
-            info.save(&ws.file.path())?;
+            info.save(ws.file.path())?;
             self.start_session(ws, info, links.local)?;
             return Ok(true);
         }
@@ -265,7 +283,7 @@ impl Collab {
             viewer_link: None,
             hosted: false,
         };
-        info.save(&ws.file.path())?;
+        info.save(ws.file.path())?;
         self.start_session(ws, info, link)
     }
 

@@ -134,8 +134,11 @@ fn initials(name: &str) -> String {
         .collect()
 }
 
-fn badge(ui: &mut Ui, name: &str, color: Color32, ring: bool) -> egui::Response {
+/// A participant's round badge; `label` is what screen readers (and tests)
+/// read for it.
+fn badge(ui: &mut Ui, name: &str, label: &str, color: Color32, ring: bool) -> egui::Response {
     let (rect, response) = ui.allocate_exact_size(vec2(26.0, 26.0), egui::Sense::click());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label));
     let painter = ui.painter();
     painter.circle_filled(rect.center(), 12.0, color);
     if ring {
@@ -205,8 +208,9 @@ fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab
                             name: crate::ui::workshop::default_display_name(),
                             color: presence::format_color(presence::PALETTE[4]),
                         });
-                        if badge(ui, &me.name, rgb(me.rgb()), false)
-                            .on_hover_text(format!("{} (you) — click to change", me.name))
+                        let you = format!("{} (you) — click to change", me.name);
+                        if badge(ui, &me.name, &you, rgb(me.rgb()), false)
+                            .on_hover_text(you.clone())
                             .clicked()
                         {
                             panel.ask_profile(collab, Then::Nothing);
@@ -224,8 +228,8 @@ fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab
                             } else {
                                 format!("Follow {}", p.state.user.name)
                             };
-                            if badge(ui, &p.state.user.name, rgb(p.rgb), is_followed)
-                                .on_hover_text(hint)
+                            if badge(ui, &p.state.user.name, &hint, rgb(p.rgb), is_followed)
+                                .on_hover_text(hint.clone())
                                 .clicked()
                             {
                                 session.follow((!is_followed).then_some(p.client));
@@ -424,14 +428,16 @@ fn profile_dialog(ui: &mut Ui, panel: &mut CollabPanel, collab: &mut Collab) {
 }
 
 fn link_row(ui: &mut Ui, title: &str, link: &str) {
-    ui.label(RichText::new(title).strong());
+    let label = ui.label(RichText::new(title).strong());
     ui.horizontal(|ui| {
+        // Selectable for copying by hand; edits to it are thrown away.
         let mut shown = link.to_owned();
         ui.add(
             egui::TextEdit::singleline(&mut shown)
                 .desired_width(420.0)
                 .font(egui::TextStyle::Monospace),
-        );
+        )
+        .labelled_by(label.id);
         if ui.button("Copy").clicked() {
             ui.ctx().copy_text(link.to_owned());
         }

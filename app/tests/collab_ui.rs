@@ -1,0 +1,208 @@
+//! The collaboration interface driven through its accessibility tree with
+//! egui_kittest (no window), on a real session: Share asks for a name once
+//! (remembered in the data directory), hosts the board with the embedded
+//! sync server on loopback and shows its editor and viewer links; a
+//! headless participant joining with the editor link appears in the
+//! participants card, can be followed (this view moves to theirs), is moved
+//! by "Bring everyone", and disappears when it leaves.
+//!
+//! The test pumps the session before each frame, as the window does.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use touchpoint::collab::Collab;
+use touchpoint::collab::host::HostOptions;
+use touchpoint::collab::presence::{LocalPresence, Peers, Profile};
+use touchpoint::collab::share_file::ShareInfo;
+use touchpoint::geom::{Rect, Vec2};
+use touchpoint::ui::collab_ui::{self, CollabPanel};
+use touchpoint::ui::panels::{self, Panels};
+use touchpoint::workspace::Workspace;
+use touchpoint_crdt::{Board, NewElement};
+use touchpoint_sync::client::{Client, ClientOptions, Event};
+
+struct State {
+    ws: Workspace,
+    panels: Panels,
+    panel: CollabPanel,
+    collab: Collab,
+    dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness<'static, State> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open_or_create(&dir.path().join("workshop.tpboard")).unwrap();
+    ws.board
+        .create(NewElement::sticky(0.0, 0.0, "Long queue"))
+        .unwrap();
+    ws.sync();
+    let mut collab = Collab::new(&dir.path().join("data"));
+    collab.set_host_options(HostOptions {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        public_host: Some("127.0.0.1".into()),
+    });
+    let state = State {
+        ws,
+        panels: Panels::default(),
+        panel: CollabPanel::default(),
+        collab,
+        dir,
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 700.0))
+        .with_context_setup(touchpoint::ui::setup_egui)
+        .build_ui_state(
+            |ui, s: &mut State| {
+                if let Some(session) = s.collab.session_mut() {
+                    session.pump(&mut s.ws, Instant::now());
+                }
+                panels::show(ui, &mut s.ws, &mut s.panels);
+                collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
+            },
+            state,
+        )
+}
+
+/// Runs frames (with real time passing for the network) until `ok`.
+fn run_until(
+    h: &mut Harness<'static, State>,
+    what: &str,
+    ok: impl Fn(&Harness<'static, State>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        h.run();
+        if ok(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn share_hosts_shows_links_and_participants_follow_and_summon() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Share").click();
+    h.run();
+    // Asked once for a name and colour.
+    assert!(h.query_by_label("Your name").is_some());
+    h.get_by_label("Your name").click();
+    h.run();
+    h.get_by_label("Your name").type_text(" (facilitator)");
+    h.run();
+    h.get_by_label("Continue").click();
+    h.run();
+    let saved = std::fs::read_to_string(h.state().dir.path().join("data/profile.json")).unwrap();
+    assert!(saved.contains("(facilitator)"), "{saved}");
+    h.get_by_label("Host on this computer").click();
+    run_until(&mut h, "the links", |h| {
+        h.query_by_label("Editor link: can edit").is_some()
+            && h.query_by_label("Viewer link: can only watch").is_some()
+    });
+    let info = ShareInfo::load(h.state().ws.file.path()).unwrap().unwrap();
+    assert!(info.hosted);
+    let editor = info.editor_link.clone().unwrap();
+    assert!(editor.starts_with("touchpoint://127.0.0.1:"), "{editor}");
+    run_until(&mut h, "the connection", |h| {
+        h.state()
+            .collab
+            .session()
+            .is_some_and(|s| s.status().is_connected())
+    });
+    // Closing the dialog leaves the session running.
+    h.state_mut().panel.share_open = false;
+    h.run();
+
+    // A participant joins with the editor link and gets the board.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let board = Arc::new(Mutex::new(Board::from_update(&[0, 0]).unwrap()));
+    let mut client = {
+        let _g = rt.enter();
+        Client::connect(
+            editor.parse().unwrap(),
+            board.clone(),
+            ClientOptions::default(),
+        )
+        .unwrap()
+    };
+    let own = board.lock().unwrap().client_id();
+    let mut remote = LocalPresence::new(
+        own,
+        &Profile {
+            name: "Remote Kim".into(),
+            color: "#8e24aa".into(),
+        },
+    );
+    let far = Rect::from_min_size(Vec2::new(5000.0, 5000.0), Vec2::new(400.0, 300.0));
+    remote.set_view(far);
+    remote.set_cursor(Some(Vec2::new(5100.0, 5100.0)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(client.state().is_synced() && board.lock().unwrap().len() == 1) {
+        assert!(
+            Instant::now() < deadline,
+            "the participant did not get the board"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    client.send_presence_reliably(remote.poll(Instant::now(), true).unwrap());
+    run_until(&mut h, "the participant in the card", |h| {
+        h.query_by_label_contains("With Remote Kim").is_some()
+    });
+
+    // Follow: this view moves to theirs.
+    h.get_by_label("Follow Remote Kim").click();
+    run_until(&mut h, "the view to follow", |h| {
+        h.state()
+            .ws
+            .camera
+            .visible_world_rect()
+            .contains(Vec2::new(5200.0, 5150.0))
+    });
+    assert!(h.query_by_label_contains("Following Remote Kim").is_some());
+    h.get_by_label("Stop").click();
+    h.run();
+    assert!(h.state().collab.session().unwrap().following().is_none());
+
+    // Bring everyone: the participant is asked to move to this view.
+    h.get_by_label("Bring everyone").click();
+    let mut peers = Peers::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let summoned = loop {
+        h.run();
+        let mut asked = None;
+        while let Some(e) = client.try_next_event() {
+            if let Event::Presence(u) = e {
+                let changes = peers.apply(&u, own);
+                asked = asked.or(changes.summons.last().copied());
+            }
+        }
+        if let Some(v) = asked {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no summon arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mine = h.state().ws.camera.visible_world_rect();
+    assert!((summoned.rect().center() - mine.center()).length() < 1.0);
+
+    // The participant leaves: gone from the card.
+    client.send_presence_reliably(remote.leave());
+    rt.block_on(client.shutdown());
+    run_until(&mut h, "the participant to leave", |h| {
+        h.query_by_label_contains("With Remote Kim").is_none()
+    });
+    let State { collab, ws, .. } = h.state_mut();
+    collab.shutdown(ws);
+}
