@@ -416,7 +416,8 @@ fn properties(ui: &mut Ui, ws: &mut Workspace) {
         return;
     };
     let ctx = ui.ctx().clone();
-    floating("properties", Align2::RIGHT_TOP, vec2(-12.0, 12.0)).show(&ctx, |ui| {
+    // Below the participants card (collab_ui.rs), which holds the top right.
+    floating("properties", Align2::RIGHT_TOP, vec2(-12.0, 80.0)).show(&ctx, |ui| {
         card(ui).show(ui, |ui| {
             ui.set_max_width(220.0);
             ui.label(RichText::new(format!("{} selected", ws.tools.selection().len())).strong());
