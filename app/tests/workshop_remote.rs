@@ -49,8 +49,10 @@ fn harness() -> Harness<'static, State> {
             color: "#e53935".into(),
         })
         .unwrap();
-    let mut panels = Panels::default();
-    panels.display_name = "Facilitator".into();
+    let mut panels = Panels {
+        display_name: "Facilitator".into(),
+        ..Panels::default()
+    };
     panels.workshop.votes = 2;
     Harness::builder()
         .with_size(egui::vec2(1280.0, 760.0))
@@ -263,13 +265,18 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
     h.get_by_label("Export").click();
     h.run();
     let csv_text = std::fs::read_to_string(&csv).unwrap();
-    let row = csv_text
-        .lines()
-        .find(|l| l.starts_with("Customer actions"))
-        .unwrap_or_else(|| panic!("no Customer actions row in {csv_text}"));
-    assert!(
-        row.contains("Forms ask twice") && row.contains("No reply for weeks"),
-        "{row}"
+    // The lane's first cell holds both stickies, one per line (quoted).
+    let start = csv_text
+        .find("Customer actions,\"")
+        .unwrap_or_else(|| panic!("no Customer actions row in {csv_text}"))
+        + "Customer actions,\"".len();
+    let len = csv_text[start..].find('"').unwrap();
+    let mut cell: Vec<&str> = csv_text[start..start + len].lines().collect();
+    cell.sort_unstable();
+    assert_eq!(
+        cell,
+        ["Forms ask twice", "No reply for weeks"],
+        "{csv_text}"
     );
 
     for p in people {

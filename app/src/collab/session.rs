@@ -94,6 +94,8 @@ pub struct Session {
     presence: LocalPresence,
     peers: Peers,
     following: Option<u64>,
+    /// The camera as following last left it, to notice the user moving it.
+    followed_camera: Option<crate::camera::Camera>,
     last_pump: Instant,
     /// Publish presence even if unchanged (after a reconnect).
     force_presence: bool,
@@ -136,6 +138,7 @@ impl Session {
             presence,
             peers: Peers::default(),
             following: None,
+            followed_camera: None,
             last_pump: Instant::now(),
             force_presence: false,
             latency,
@@ -173,6 +176,7 @@ impl Session {
     /// Follows `client`'s view (`None` stops). Following oneself is nothing.
     pub fn follow(&mut self, client: Option<u64>) {
         self.following = client.filter(|c| *c != self.own_client());
+        self.followed_camera = None;
     }
 
     /// "Bring everyone to me": every participant's view moves to this one's.
@@ -244,22 +248,26 @@ impl Session {
                 Event::Presence(update) => {
                     let changes = self.peers.apply(&update, self.own_client());
                     if let Some(view) = changes.summons.last() {
-                        self.following = None;
+                        self.follow(None);
                         show_view(ws, *view);
                     }
                 }
             }
         }
         if let Some(c) = self.following {
-            match self.peers.get(c).and_then(|p| p.state.view) {
-                Some(view) => {
-                    if show_view(ws, view) {
-                        out.redraw = true;
-                    }
-                }
-                // They left: stop following rather than freeze.
-                None if self.peers.get(c).is_none() => self.following = None,
-                None => {}
+            // Panning or zooming by hand ends following, as in Miro.
+            let moved_by_user = self.followed_camera.is_some_and(|cam| cam != ws.camera);
+            let view = self.peers.get(c).and_then(|p| p.state.view);
+            if moved_by_user || self.peers.get(c).is_none() {
+                // (Or they left: stop rather than freeze.)
+                self.follow(None);
+            } else if let Some(view) = view
+                && show_view(ws, view)
+            {
+                out.redraw = true;
+            }
+            if self.following.is_some() {
+                self.followed_camera = Some(ws.camera);
             }
         }
         // Presence: what this user points at, selects and sees.
@@ -307,7 +315,7 @@ impl Session {
             }
             ConnectionState::Refused { .. } | ConnectionState::Offline { .. } => {
                 self.peers.clear();
-                self.following = None;
+                self.follow(None);
             }
             _ => {}
         }
