@@ -95,3 +95,62 @@ fn updates_of_one_client_arriving_in_reverse_order_converge() {
     assert!(!b.has_missing_updates());
     assert_eq!(b.elements(), a.elements());
 }
+
+#[test]
+fn update_observers_see_each_transaction_and_its_origin() {
+    let mut a = Board::with_client_id(1);
+    let before = a.encode();
+    let seen: Arc<Mutex<Vec<(Vec<u8>, bool)>>> = Arc::default();
+    let sink = seen.clone();
+    let sub = a
+        .observe_updates(move |u, remote| sink.lock().unwrap().push((u.to_vec(), remote)))
+        .unwrap();
+    let id = a.create(NewElement::sticky(0.0, 0.0, "mine")).unwrap();
+    let mut b = Board::with_client_id(2);
+    b.create(NewElement::sticky(9.0, 9.0, "theirs")).unwrap();
+    a.apply_update(&b.encode()).unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(
+        got.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+        [false, true]
+    );
+    // The local update carries the edit to a replica of the earlier state.
+    let mut c = Board::from_update(&before).unwrap();
+    c.apply_update(&got[0].0).unwrap();
+    assert!(c.element(&id).is_some());
+    drop(sub);
+    a.create(NewElement::sticky(1.0, 1.0, "after")).unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "dropping the subscription stops it"
+    );
+}
+
+#[test]
+fn another_origin_is_neither_remote_nor_undoable() {
+    let mut a = Board::with_client_id(1);
+    let mut b = Board::with_client_id(2);
+    let id = b.create(NewElement::sticky(0.0, 0.0, "bridged")).unwrap();
+    let (_sub, q) = record(&a);
+    a.apply_update_with_origin(&b.encode(), "touchpoint:app")
+        .unwrap();
+    assert!(a.element(&id).is_some());
+    assert!(!a.undo(), "not this board's own edit");
+    assert_eq!(q.lock().unwrap()[0].origin, ChangeOrigin::Remote);
+}
+
+#[test]
+fn an_empty_room_gets_its_schema_once_and_a_viewer_writes_nothing() {
+    let mut empty = Board::from_update(&[0, 0]).unwrap();
+    assert!(!empty.looks_like_board());
+    empty.set_read_only(Some(crate::ReadOnly::Viewer));
+    assert!(!empty.ensure_meta(), "a viewer does not write the schema");
+    assert!(empty.create(NewElement::sticky(0.0, 0.0, "no")).is_err());
+    empty.set_read_only(None);
+    assert!(empty.ensure_meta());
+    assert!(!empty.ensure_meta(), "only once");
+    assert!(empty.looks_like_board());
+    assert!(!empty.undo(), "the schema cannot be undone");
+    assert!(crate::ReadOnly::Viewer.allows_saving());
+}
