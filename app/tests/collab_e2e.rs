@@ -10,7 +10,8 @@
 //! (its autosaved local copy, and yellow pixels in B's half of a
 //! screenshot); a headless client (offline, then reconnecting) and app A
 //! edit the same sticky's text concurrently and everyone converges; the
-//! server is killed with SIGKILL and restarted while A keeps working, and
+//! server is killed with SIGKILL while A keeps working, A is quit and
+//! started again while the server is still down, the server restarts, and
 //! A's offline sticky reaches B with nothing lost; a viewer's app cannot
 //! change the board; quitting an app removes its presence.
 //!
@@ -407,6 +408,15 @@ fn two_apps_collaborate_through_a_server_restart() {
     );
     let offline = shots.join("collab_e2e_offline.png");
     s.screenshot(&offline);
+    // A quits and starts again while the server is still down: the local
+    // copy keeps the offline work across the restart.
+    s.focus(&win_a);
+    s.key("ctrl+q");
+    let status = wait_exit(&mut app_a);
+    assert!(status.success(), "A exited with {status}");
+    app_a = s.spawn(&["join", &editor], &data_a, &dir.path().join("a2.log"));
+    let win_a = s.window_of(app_a.0.id());
+    s.place(&win_a, 0, 0, 640, 800);
     server = start_server(&server_data, &addr);
     let mut expected = merged.clone();
     expected.push("Written offline".to_owned());
