@@ -20,7 +20,10 @@ use yrs::block::ClientID;
 use yrs::sync::AwarenessUpdate;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 
+use touchpoint_crdt::{Geometry, Kind, ShapeKind};
+
 use crate::geom::{Rect, Vec2};
+use crate::tools::Preview;
 
 /// Longest display name shown, in characters.
 pub const MAX_NAME_CHARS: usize = 40;
@@ -98,6 +101,160 @@ pub struct Summon {
     pub view: View,
 }
 
+/// Points of a pen stroke in progress sent to others (the stroke is
+/// thinned evenly beyond this).
+pub const MAX_GESTURE_POINTS: usize = 200;
+
+/// A gesture in progress (a drag, a resize, a shape or stroke being drawn),
+/// as collaborators see it: DESIGN.md has gestures travel as presence and
+/// the document take only the end state, one transaction per gesture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Gesture {
+    Move {
+        ids: Vec<String>,
+        dx: f64,
+        dy: f64,
+    },
+    Resize {
+        id: String,
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        rot: f64,
+    },
+    Create {
+        kind: String,
+        shape: String,
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+    },
+    Ink {
+        points: Vec<[f64; 2]>,
+    },
+    Connector {
+        from: [f64; 2],
+        to: [f64; 2],
+    },
+    Marquee {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+    },
+}
+
+impl Gesture {
+    pub fn from_preview(p: &Preview) -> Gesture {
+        match p {
+            Preview::Move { ids, offset } => Gesture::Move {
+                ids: ids.iter().take(MAX_SELECTION).cloned().collect(),
+                dx: round(offset.x),
+                dy: round(offset.y),
+            },
+            Preview::Resize { id, geom } => Gesture::Resize {
+                id: id.clone(),
+                x: round(geom.x),
+                y: round(geom.y),
+                w: round(geom.w),
+                h: round(geom.h),
+                rot: geom.rot,
+            },
+            Preview::Create { kind, shape, geom } => Gesture::Create {
+                kind: kind.as_str().to_owned(),
+                shape: shape.as_str().to_owned(),
+                x: round(geom.x),
+                y: round(geom.y),
+                w: round(geom.w),
+                h: round(geom.h),
+            },
+            Preview::Ink { points } => {
+                let step = points.len().div_ceil(MAX_GESTURE_POINTS).max(1);
+                let mut kept: Vec<[f64; 2]> = points
+                    .iter()
+                    .step_by(step)
+                    .map(|p| [round(p.x), round(p.y)])
+                    .collect();
+                if let Some(last) = points.last()
+                    && step > 1
+                {
+                    kept.push([round(last.x), round(last.y)]);
+                }
+                Gesture::Ink { points: kept }
+            }
+            Preview::Connector { from, to } => Gesture::Connector {
+                from: [round(from.x), round(from.y)],
+                to: [round(to.x), round(to.y)],
+            },
+            Preview::Marquee { rect } => Gesture::Marquee {
+                x: round(rect.min.x),
+                y: round(rect.min.y),
+                w: round(rect.width()),
+                h: round(rect.height()),
+            },
+        }
+    }
+
+    /// The preview to draw for a peer's gesture; `None` when anything in it
+    /// is out of range (untrusted input).
+    pub fn to_preview(&self) -> Option<Preview> {
+        let ok = |v: &[f64]| v.iter().all(|v| v.is_finite() && v.abs() < 1e9);
+        let size_ok = |w: f64, h: f64| w >= 0.0 && h >= 0.0;
+        Some(match self {
+            Gesture::Move { ids, dx, dy } if ok(&[*dx, *dy]) => Preview::Move {
+                ids: ids.iter().take(MAX_SELECTION).cloned().collect(),
+                offset: Vec2::new(*dx, *dy),
+            },
+            Gesture::Resize {
+                id,
+                x,
+                y,
+                w,
+                h,
+                rot,
+            } if ok(&[*x, *y, *w, *h, *rot]) && size_ok(*w, *h) => Preview::Resize {
+                id: id.clone(),
+                geom: Geometry {
+                    rot: *rot,
+                    ..Geometry::new(*x, *y, *w, *h)
+                },
+            },
+            Gesture::Create {
+                kind,
+                shape,
+                x,
+                y,
+                w,
+                h,
+            } if ok(&[*x, *y, *w, *h]) && size_ok(*w, *h) => Preview::Create {
+                kind: kind.parse::<Kind>().ok()?,
+                shape: shape.parse::<ShapeKind>().unwrap_or(ShapeKind::Rect),
+                geom: Geometry::new(*x, *y, *w, *h),
+            },
+            Gesture::Ink { points } if points.iter().all(|p| ok(p)) => Preview::Ink {
+                points: points
+                    .iter()
+                    .take(MAX_GESTURE_POINTS + 1)
+                    .map(|[x, y]| Vec2::new(*x, *y))
+                    .collect(),
+            },
+            Gesture::Connector { from, to } if ok(from) && ok(to) => Preview::Connector {
+                from: Vec2::from(*from),
+                to: Vec2::from(*to),
+            },
+            Gesture::Marquee { x, y, w, h } if ok(&[*x, *y, *w, *h]) && size_ok(*w, *h) => {
+                Preview::Marquee {
+                    rect: Rect::from_min_size(Vec2::new(*x, *y), Vec2::new(*w, *h)),
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
@@ -117,6 +274,8 @@ pub struct PresenceState {
     pub view: Option<View>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summon: Option<Summon>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gesture: Option<Gesture>,
 }
 
 impl PresenceState {
@@ -143,6 +302,9 @@ impl PresenceState {
         }
         if s.summon.is_some_and(|m| !m.view.is_sane()) {
             s.summon = None;
+        }
+        if s.gesture.as_ref().is_some_and(|g| g.to_preview().is_none()) {
+            s.gesture = None;
         }
         Some(s)
     }
@@ -206,6 +368,7 @@ impl LocalPresence {
                 selection: Vec::new(),
                 view: None,
                 summon: None,
+                gesture: None,
             },
             sent: None,
             last_sent: None,
@@ -244,6 +407,11 @@ impl LocalPresence {
             w: round(v.w),
             h: round(v.h),
         });
+    }
+
+    /// The gesture in progress (`None` once it ends).
+    pub fn set_gesture(&mut self, preview: Option<&Preview>) {
+        self.state.gesture = preview.map(Gesture::from_preview);
     }
 
     /// Asks every participant to move to this user's view.
@@ -581,6 +749,47 @@ mod tests {
                 .summons
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn gestures_round_trip_and_hostile_ones_are_dropped() {
+        let ink: Vec<Vec2> = (0..1000).map(|i| Vec2::new(f64::from(i), 0.0)).collect();
+        let previews = [
+            Preview::Move {
+                ids: vec!["a".into()],
+                offset: Vec2::new(5.0, -3.0),
+            },
+            Preview::Create {
+                kind: Kind::Shape,
+                shape: ShapeKind::Ellipse,
+                geom: Geometry::new(1.0, 2.0, 30.0, 40.0),
+            },
+            Preview::Connector {
+                from: Vec2::new(0.0, 0.0),
+                to: Vec2::new(9.0, 9.0),
+            },
+        ];
+        for p in &previews {
+            let json = serde_json::to_string(&Gesture::from_preview(p)).expect("json");
+            let back: Gesture = serde_json::from_str(&json).expect("parse");
+            assert_eq!(back.to_preview().as_ref(), Some(p), "{json}");
+        }
+        let thinned = Gesture::from_preview(&Preview::Ink { points: ink });
+        let Some(Preview::Ink { points }) = thinned.to_preview() else {
+            panic!("ink");
+        };
+        assert!(points.len() <= MAX_GESTURE_POINTS + 1);
+        assert_eq!(
+            points.last(),
+            Some(&Vec2::new(999.0, 0.0)),
+            "the tip is kept"
+        );
+        let hostile = Arc::from(
+            r##"{"user":{"name":"E","color":"#000000"},"gesture":{"type":"resize","id":"x","x":0,"y":0,"w":-5,"h":1e308,"rot":0}}"##,
+        );
+        let mut peers = Peers::default();
+        peers.apply(&entry_update(4, 1, hostile), 1);
+        assert_eq!(peers.get(4).expect("peer").state.gesture, None);
     }
 
     #[test]

@@ -273,6 +273,7 @@ impl Session {
         // Presence: what this user points at, selects and sees.
         self.presence.set_cursor(ws.pointer);
         self.presence.set_selection(ws.tools.selection());
+        self.presence.set_gesture(ws.tools.preview().as_ref());
         self.presence.set_view(ws.camera.visible_world_rect());
         if self.state.is_synced() {
             let force = std::mem::take(&mut self.force_presence);

@@ -306,8 +306,9 @@ fn follow_banner(ui: &mut Ui, collab: &mut Collab) {
     }
 }
 
-/// Collaborators' selections (outlined in their colour) and cursors (an
-/// arrow with their name), under the panels.
+/// Collaborators' gestures in progress (translucent, as one's own), their
+/// selections (outlined in their colour) and cursors (an arrow with their
+/// name), under the panels.
 fn paint_peers(ui: &Ui, ws: &Workspace, session: &Session) {
     let painter = ui.ctx().layer_painter(egui::LayerId::new(
         egui::Order::Middle,
@@ -316,6 +317,9 @@ fn paint_peers(ui: &Ui, ws: &Workspace, session: &Session) {
     let camera = &ws.camera;
     for p in session.peers().iter() {
         let color = rgb(p.rgb);
+        if let Some(preview) = p.state.gesture.as_ref().and_then(|g| g.to_preview()) {
+            crate::ui::overlay::paint_preview(&painter, camera, &ws.scene, &preview);
+        }
         for id in &p.state.selection {
             let Some(el) = ws.scene.get(id) else { continue };
             let corners: Vec<Pos2> = el

@@ -166,7 +166,9 @@ fn color(c: Option<Rgba>, alpha: f32) -> Option<Color32> {
 
 /// A gesture in progress, drawn translucent from the same items the scene
 /// would hold (text left out: it is laid out once the element exists).
-fn paint_preview(painter: &Painter, camera: &Camera, scene: &Scene, preview: &Preview) {
+/// A gesture's translucent preview (this user's, or a collaborator's from
+/// their presence).
+pub fn paint_preview(painter: &Painter, camera: &Camera, scene: &Scene, preview: &Preview) {
     if let Preview::Marquee { rect } = preview {
         let r = egui::Rect::from_two_pos(to_points(camera, rect.min), to_points(camera, rect.max));
         painter.rect(
