@@ -206,3 +206,37 @@ fn share_hosts_shows_links_and_participants_follow_and_summon() {
     let State { collab, ws, .. } = h.state_mut();
     collab.shutdown(ws);
 }
+
+#[test]
+fn offline_edits_are_counted_in_the_status() {
+    let mut h = harness();
+    // A link to a port where nothing listens: the session stays offline.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let link = format!(
+        "touchpoint://127.0.0.1:{port}/room?fp={}&token=AAAA",
+        "0".repeat(64)
+    );
+    {
+        let State { collab, ws, .. } = h.state_mut();
+        collab.join(ws, &link).unwrap();
+    }
+    run_until(&mut h, "offline", |h| {
+        h.query_by_label_contains("Offline").is_some()
+    });
+    h.state_mut()
+        .ws
+        .board
+        .create(NewElement::sticky(300.0, 0.0, "Written offline"))
+        .unwrap();
+    run_until(&mut h, "the unsent change", |h| {
+        h.query_by_label_contains("Offline — 1 unsent change")
+            .is_some()
+    });
+    assert!(h.query_by_label("Retry").is_some());
+    let State { collab, ws, .. } = h.state_mut();
+    collab.shutdown(ws);
+}
