@@ -10,85 +10,32 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod collab_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
+use collab_support::{State, harness, run_until, shut_down, state};
 use egui_kittest::kittest::Queryable;
-use touchpoint::collab::Collab;
-use touchpoint::collab::host::HostOptions;
 use touchpoint::collab::presence::{LocalPresence, Peers, Profile};
 use touchpoint::collab::share_file::ShareInfo;
 use touchpoint::geom::{Rect, Vec2};
-use touchpoint::ui::collab_ui::{self, CollabPanel};
-use touchpoint::ui::panels::{self, Panels};
-use touchpoint::workspace::Workspace;
 use touchpoint_crdt::{Board, NewElement};
 use touchpoint_sync::client::{Client, ClientOptions, Event};
 
-struct State {
-    ws: Workspace,
-    panels: Panels,
-    panel: CollabPanel,
-    collab: Collab,
-    dir: tempfile::TempDir,
-}
-
-fn harness() -> Harness<'static, State> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ws = Workspace::open_or_create(&dir.path().join("workshop.tpboard")).unwrap();
-    ws.board
+/// A board with one sticky.
+fn harness_with_a_sticky() -> egui_kittest::Harness<'static, State> {
+    let mut s = state("workshop");
+    s.ws.board
         .create(NewElement::sticky(0.0, 0.0, "Long queue"))
         .unwrap();
-    ws.sync();
-    let mut collab = Collab::new(&dir.path().join("data"));
-    collab.set_host_options(HostOptions {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        public_host: Some("127.0.0.1".into()),
-    });
-    let state = State {
-        ws,
-        panels: Panels::default(),
-        panel: CollabPanel::default(),
-        collab,
-        dir,
-    };
-    Harness::builder()
-        .with_size(egui::vec2(1200.0, 700.0))
-        .with_context_setup(touchpoint::ui::setup_egui)
-        .build_ui_state(
-            |ui, s: &mut State| {
-                if let Some(session) = s.collab.session_mut() {
-                    session.pump(&mut s.ws, Instant::now());
-                }
-                panels::show(ui, &mut s.ws, &mut s.panels);
-                collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
-            },
-            state,
-        )
-}
-
-/// Runs frames (with real time passing for the network) until `ok`.
-fn run_until(
-    h: &mut Harness<'static, State>,
-    what: &str,
-    ok: impl Fn(&Harness<'static, State>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        h.run();
-        if ok(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.ws.sync();
+    harness(s)
 }
 
 #[test]
 fn share_hosts_shows_links_and_participants_follow_and_summon() {
-    let mut h = harness();
+    let mut h = harness_with_a_sticky();
     h.run();
     h.get_by_label("Share").click();
     h.run();
@@ -203,13 +150,12 @@ fn share_hosts_shows_links_and_participants_follow_and_summon() {
     run_until(&mut h, "the participant to leave", |h| {
         h.query_by_label_contains("With Remote Kim").is_none()
     });
-    let State { collab, ws, .. } = h.state_mut();
-    collab.shutdown(ws);
+    shut_down(&mut h);
 }
 
 #[test]
 fn offline_edits_are_counted_in_the_status() {
-    let mut h = harness();
+    let mut h = harness_with_a_sticky();
     // A link to a port where nothing listens: the session stays offline.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -237,6 +183,5 @@ fn offline_edits_are_counted_in_the_status() {
             .is_some()
     });
     assert!(h.query_by_label("Retry").is_some());
-    let State { collab, ws, .. } = h.state_mut();
-    collab.shutdown(ws);
+    shut_down(&mut h);
 }

@@ -11,80 +11,31 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod collab_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
+use collab_support::{harness, run_until, shut_down, state};
 use egui_kittest::kittest::Queryable;
-use touchpoint::collab::Collab;
-use touchpoint::collab::host::HostOptions;
 use touchpoint::collab::presence::Profile;
 use touchpoint::collab::share_file::ShareInfo;
-use touchpoint::ui::collab_ui::{self, CollabPanel};
-use touchpoint::ui::panels::{self, Panels};
-use touchpoint::workspace::Workspace;
 use touchpoint_crdt::{Board, CellRef, NewElement};
 use touchpoint_sync::client::{Client, ClientOptions};
 
-struct State {
-    ws: Workspace,
-    panels: Panels,
-    panel: CollabPanel,
-    collab: Collab,
-    dir: tempfile::TempDir,
-}
-
-fn harness() -> Harness<'static, State> {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = Workspace::open_or_create(&dir.path().join("blueprint.tpboard")).unwrap();
-    let mut collab = Collab::new(&dir.path().join("data"));
-    collab.set_host_options(HostOptions {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        public_host: Some("127.0.0.1".into()),
-    });
-    collab
+/// A facilitator called "Facilitator" (name known: Share asks nothing),
+/// voting with two votes each, on a new empty board.
+fn facilitator() -> egui_kittest::Harness<'static, collab_support::State> {
+    let mut s = state("blueprint");
+    s.collab
         .set_profile(Profile {
             name: "Facilitator".into(),
             color: "#e53935".into(),
         })
         .unwrap();
-    let mut panels = Panels {
-        display_name: "Facilitator".into(),
-        ..Panels::default()
-    };
-    panels.workshop.votes = 2;
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 760.0))
-        .with_context_setup(touchpoint::ui::setup_egui)
-        .build_ui_state(
-            |ui, s: &mut State| {
-                if let Some(session) = s.collab.session_mut() {
-                    session.pump(&mut s.ws, Instant::now());
-                }
-                panels::show(ui, &mut s.ws, &mut s.panels);
-                collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
-            },
-            State {
-                ws,
-                panels,
-                panel: CollabPanel::default(),
-                collab,
-                dir,
-            },
-        )
-}
-
-fn run_until(h: &mut Harness<'static, State>, what: &str, ok: impl Fn(&State) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        h.run();
-        if ok(h.state()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.panels.display_name = "Facilitator".into();
+    s.panels.workshop.votes = 2;
+    harness(s)
 }
 
 /// A remote participant: a sync client with its own replica.
@@ -142,7 +93,7 @@ fn customer_actions_cell(board: &Board) -> Option<CellRef> {
 
 #[test]
 fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
-    let mut h = harness();
+    let mut h = facilitator();
     h.run();
     // From an empty app: pick the template.
     h.get_by_label("Templates").click();
@@ -156,8 +107,9 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
     h.run();
     h.run(); // a new window's first frame only measures it
     h.get_by_label("Host on this computer").click();
-    run_until(&mut h, "the session", |s| {
-        s.collab
+    run_until(&mut h, "the session", |h| {
+        h.state()
+            .collab
             .session()
             .is_some_and(|x| x.status().is_connected())
     });
@@ -189,7 +141,8 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
                 .unwrap(),
         );
     }
-    run_until(&mut h, "the participants' stickies in the lane", |s| {
+    run_until(&mut h, "the participants' stickies in the lane", |h| {
+        let s = h.state();
         let cell = customer_actions_cell(&s.ws.board).unwrap();
         ideas
             .iter()
@@ -222,8 +175,10 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
         .unwrap()
         .place_vote(&session, "Remote Ben", &ideas[0])
         .unwrap();
-    run_until(&mut h, "the votes", |s| {
-        s.ws.board
+    run_until(&mut h, "the votes", |h| {
+        h.state()
+            .ws
+            .board
             .vote_tally(&session)
             .is_some_and(|t| t.per_target.values().sum::<u32>() == 3)
     });
@@ -282,6 +237,5 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
     for p in people {
         rt.block_on(p.client.shutdown());
     }
-    let State { collab, ws, .. } = h.state_mut();
-    collab.shutdown(ws);
+    shut_down(&mut h);
 }

@@ -175,11 +175,17 @@ impl Collab {
         if let Some(s) = &self.session {
             return Ok(s.info().clone());
         }
+        self.host_room(ws, &host::new_room_name())
+    }
+
+    /// Serves `room` from the embedded server (started if needed), joins it
+    /// with the board and records the links next to the board file.
+    fn host_room(&mut self, ws: &mut Workspace, room: &str) -> Result<ShareInfo, CollabError> {
         self.start_host()?;
         let Some(host) = &self.host else {
             return Err(CollabError::Runtime(std::io::Error::other("no server")));
         };
-        let links = host.links(&host::new_room_name())?;
+        let links = host.links(room)?;
         let info = ShareInfo {
             link: links.local.to_string(),
             editor_link: Some(links.editor.to_string()),
@@ -251,22 +257,10 @@ impl Collab {
         let Some(link) = info.join_link() else {
             return Ok(false);
         };
-        if info.hosted && self.host.is_none() {
-            self.start_host()?;
-            let Some(host) = &self.host else {
-                return Ok(false);
-            };
+        if info.hosted {
             // The port may have changed if the old one was taken; the room
             // and its tokens have not.
-            let links = host.links(&link.room)?;
-            let info = ShareInfo {
-                link: links.local.to_string(),
-                editor_link: Some(links.editor.to_string()),
-                viewer_link: Some(links.viewer.to_string()),
-                hosted: true,
-            };
-            info.save(ws.file.path())?;
-            self.start_session(ws, info, links.local)?;
+            self.host_room(ws, &link.room)?;
             return Ok(true);
         }
         self.start_session(ws, info, link)?;
