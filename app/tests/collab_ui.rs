@@ -185,3 +185,49 @@ fn offline_edits_are_counted_in_the_status() {
     assert!(h.query_by_label("Retry").is_some());
     shut_down(&mut h);
 }
+
+#[test]
+fn the_join_dialog_checks_the_link_before_joining() {
+    let mut s = state("join");
+    s.collab
+        .set_profile(Profile {
+            name: "Kim".into(),
+            color: "#3f51b5".into(),
+        })
+        .unwrap();
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("File").click();
+    h.run();
+    h.get_by_label("Join…").click();
+    h.run();
+    h.run(); // a new window's first frame only measures it
+    h.get_by_label("Paste the link you were given").click();
+    h.run();
+    h.get_by_label("Paste the link you were given")
+        .type_text("https://example.com/board");
+    h.run();
+    assert!(
+        h.query_by_label_contains("not a Touchpoint link").is_some(),
+        "a wrong link is explained"
+    );
+    h.get_by_label("Join").click();
+    h.run();
+    assert!(h.state().commands.is_empty(), "a wrong link joins nothing");
+    let link = format!(
+        "touchpoint://10.0.0.7:4433/team%20board?fp={}&token=AAAA",
+        "ab".repeat(32)
+    );
+    h.state_mut().panel.join_input = link.clone();
+    h.run();
+    h.get_by_label("Join").click();
+    h.run();
+    assert_eq!(
+        h.state().commands,
+        [touchpoint::ui::collab_ui::CollabCommand::Join(link)]
+    );
+    assert!(
+        h.query_by_label("Paste the link you were given").is_none(),
+        "closed"
+    );
+}

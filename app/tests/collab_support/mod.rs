@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use touchpoint::collab::Collab;
 use touchpoint::collab::host::HostOptions;
-use touchpoint::ui::collab_ui::{self, CollabPanel};
+use touchpoint::ui::collab_ui::{self, CollabCommand, CollabPanel};
 use touchpoint::ui::panels::{self, Panels};
 use touchpoint::workspace::Workspace;
 
@@ -21,6 +21,8 @@ pub struct State {
     pub panel: CollabPanel,
     pub collab: Collab,
     pub dir: tempfile::TempDir,
+    /// What the collaboration interface asked the window to do.
+    pub commands: Vec<CollabCommand>,
 }
 
 /// A new board `NAME.tpboard` in a temporary directory; Share hosts on
@@ -39,6 +41,7 @@ pub fn state(name: &str) -> State {
         panel: CollabPanel::default(),
         collab,
         dir,
+        commands: Vec::new(),
     }
 }
 
@@ -52,7 +55,8 @@ pub fn harness(state: State) -> Harness<'static, State> {
                     session.pump(&mut s.ws, Instant::now());
                 }
                 panels::show(ui, &mut s.ws, &mut s.panels);
-                collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
+                let asked = collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
+                s.commands.extend(asked);
             },
             state,
         )

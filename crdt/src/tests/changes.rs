@@ -100,7 +100,8 @@ fn updates_of_one_client_arriving_in_reverse_order_converge() {
 fn update_observers_see_each_transaction_and_its_origin() {
     let mut a = Board::with_client_id(1);
     let before = a.encode();
-    let seen: Arc<Mutex<Vec<(Vec<u8>, bool)>>> = Arc::default();
+    type Seen = Vec<(Vec<u8>, bool)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let sink = seen.clone();
     let sub = a
         .observe_updates(move |u, remote| sink.lock().unwrap().push((u.to_vec(), remote)))
