@@ -65,7 +65,7 @@ fn share_hosts_shows_links_and_participants_follow_and_summon() {
             .is_some_and(|s| s.status().is_connected())
     });
     // Closing the dialog leaves the session running.
-    h.state_mut().panel.share_open = false;
+    h.state_mut().panels.collab.share_open = false;
     h.run();
 
     // A participant joins with the editor link and gets the board.
@@ -218,7 +218,7 @@ fn the_join_dialog_checks_the_link_before_joining() {
         "touchpoint://10.0.0.7:4433/team%20board?fp={}&token=AAAA",
         "ab".repeat(32)
     );
-    h.state_mut().panel.join_input = link.clone();
+    h.state_mut().panels.collab.join_input = link.clone();
     h.run();
     h.get_by_label("Join").click();
     h.run();

@@ -113,7 +113,7 @@ fn a_facilitator_runs_a_blueprint_workshop_with_remote_participants() {
             .session()
             .is_some_and(|x| x.status().is_connected())
     });
-    h.state_mut().panel.share_open = false;
+    h.state_mut().panels.collab.share_open = false;
     let link = ShareInfo::load(h.state().ws.file.path())
         .unwrap()
         .unwrap()

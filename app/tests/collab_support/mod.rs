@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use touchpoint::collab::Collab;
 use touchpoint::collab::host::HostOptions;
-use touchpoint::ui::collab_ui::{self, CollabCommand, CollabPanel};
+use touchpoint::ui::collab_ui::{self, CollabCommand};
 use touchpoint::ui::panels::{self, Panels};
 use touchpoint::workspace::Workspace;
 
 pub struct State {
     pub ws: Workspace,
+    /// The window's panels; `panels.collab` is the collaboration dialogs'
+    /// state, as in the window.
     pub panels: Panels,
-    pub panel: CollabPanel,
     pub collab: Collab,
     pub dir: tempfile::TempDir,
     /// What the collaboration interface asked the window to do.
@@ -38,7 +39,6 @@ pub fn state(name: &str) -> State {
     State {
         ws,
         panels: Panels::default(),
-        panel: CollabPanel::default(),
         collab,
         dir,
         commands: Vec::new(),
@@ -55,7 +55,7 @@ pub fn harness(state: State) -> Harness<'static, State> {
                     session.pump(&mut s.ws, Instant::now());
                 }
                 panels::show(ui, &mut s.ws, &mut s.panels);
-                let asked = collab_ui::show(ui, &mut s.ws, &mut s.panel, &mut s.collab);
+                let asked = collab_ui::show(ui, &mut s.ws, &mut s.panels.collab, &mut s.collab);
                 s.commands.extend(asked);
             },
             state,
