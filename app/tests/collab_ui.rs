@@ -168,7 +168,7 @@ fn offline_edits_are_counted_in_the_status() {
     );
     {
         let State { collab, ws, .. } = h.state_mut();
-        collab.join(ws, &link).unwrap();
+        collab.join(ws, link.parse().unwrap()).unwrap();
     }
     run_until(&mut h, "offline", |h| {
         h.query_by_label_contains("Offline").is_some()

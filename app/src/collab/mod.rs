@@ -148,24 +148,17 @@ impl Collab {
         self.session.as_mut()
     }
 
-    /// Whether this app runs the server for others.
-    pub fn is_hosting(&self) -> bool {
-        self.host.is_some()
-    }
-
     fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, CollabError> {
-        if self.runtime.is_none() {
-            let rt = tokio::runtime::Builder::new_multi_thread()
+        let rt = match self.runtime.take() {
+            Some(rt) => rt,
+            None => tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("touchpoint-sync")
                 .enable_all()
                 .build()
-                .map_err(CollabError::Runtime)?;
-            self.runtime = Some(rt);
-        }
-        self.runtime
-            .as_ref()
-            .ok_or_else(|| CollabError::Runtime(std::io::Error::other("no runtime")))
+                .map_err(CollabError::Runtime)?,
+        };
+        Ok(self.runtime.insert(rt))
     }
 
     /// Shares the open board from this app: starts the embedded server (once),
@@ -269,8 +262,7 @@ impl Collab {
 
     /// Joins from a link: `ws` must be the link's local copy (see
     /// [`Collab::local_copy_path`]); the link is remembered next to it.
-    pub fn join(&mut self, ws: &mut Workspace, link: &str) -> Result<(), CollabError> {
-        let link: ShareLink = link.trim().parse()?;
+    pub fn join(&mut self, ws: &mut Workspace, link: ShareLink) -> Result<(), CollabError> {
         let info = ShareInfo {
             link: link.to_string(),
             editor_link: None,

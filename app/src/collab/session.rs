@@ -125,8 +125,7 @@ impl Session {
         // opens view-only even while offline.
         let role = touchpoint_sync::token::claimed_role(&link.token).unwrap_or(Role::Editor);
         apply_role(&mut ws.board, role);
-        let mut presence = LocalPresence::new(ws.board.client_id(), profile);
-        presence.set_view(ws.camera.visible_world_rect());
+        let presence = LocalPresence::new(ws.board.client_id(), profile);
         Ok(Session {
             client,
             bridge,

@@ -186,10 +186,7 @@ fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab
                             return;
                         };
                         let status = session.status();
-                        let label = ui
-                            .label(
-                                RichText::new(format!("● {status}")).color(status_color(&status)),
-                            )
+                        ui.label(RichText::new(format!("● {status}")).color(status_color(&status)))
                             .on_hover_text(match &status {
                                 Status::Offline { reason, .. } => reason.clone(),
                                 _ => session.link().authority(),
@@ -199,7 +196,6 @@ fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab
                         {
                             session.reconnect();
                         }
-                        let _ = label;
                         if ws.board.read_only().is_some() {
                             ui.label(RichText::new("View only").strong());
                         }

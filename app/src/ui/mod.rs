@@ -127,10 +127,7 @@ fn run_with(launch: Launch) -> anyhow::Result<()> {
     setup_egui(&shell.egui);
     match join {
         Some(link) => {
-            shell.fit_when_content = shell.workspace.board.is_empty();
-            if let Err(e) = shell.collab.join(&mut shell.workspace, &link.to_string()) {
-                shell.workspace.message = Some(e.to_string());
-            }
+            shell.join_room(link);
             shell.panels.collab.ask_profile_if_unknown(&shell.collab);
         }
         None => shell.resume_sharing(),
@@ -283,6 +280,15 @@ impl Shell {
         }
     }
 
+    /// Joins `link`'s room with the open board (its local copy), and shows
+    /// the room's content once it has arrived.
+    fn join_room(&mut self, link: touchpoint_sync::link::ShareLink) {
+        self.fit_when_content = self.workspace.board.is_empty();
+        if let Err(e) = self.collab.join(&mut self.workspace, link) {
+            self.workspace.message = Some(e.to_string());
+        }
+    }
+
     /// Opens the local copy of a link's board and joins its room.
     fn join(&mut self, link: &str) {
         let parsed: touchpoint_sync::link::ShareLink = match link.trim().parse() {
@@ -307,10 +313,7 @@ impl Shell {
             }
         };
         self.switch_to(ws, &path);
-        self.fit_when_content = self.workspace.board.is_empty();
-        if let Err(e) = self.collab.join(&mut self.workspace, link) {
-            self.workspace.message = Some(e.to_string());
-        }
+        self.join_room(parsed);
     }
 
     /// Makes `ws` the open board: the old one leaves its room and is saved.
