@@ -61,7 +61,9 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     for n in sizes("1000,10000,100000") {
-        let scene = Scene::build(&board(n));
+        let mut doc = board(n);
+        let (_changes_sub, changes) = doc.change_queue();
+        let scene = Scene::build(&doc);
         let bounds = scene.world_bounds().expect("non-empty board");
         let mut fit = Camera::new(VIEWPORT, 1.0);
         fit.zoom_to_fit(bounds, 40.0);
@@ -101,18 +103,34 @@ fn benches(c: &mut Criterion) {
             stats.text_areas,
             stats.text_shaped
         );
-        let views: Vec<(&str, Vec<Camera>)> = vec![
-            ("fit", vec![fit]),
-            ("100%", vec![zoomed(1.0)]),
-            ("200%", vec![zoomed(2.0)]),
-            ("pan", pan),
-            ("zoom", zoom),
+        // A drag across the whole board at fit zoom, 30 px per frame.
+        let pan_fit: Vec<Camera> = (0..120)
+            .map(|i| {
+                let mut c = fit;
+                let step = if i < 60 { i } else { 120 - i };
+                c.pan_by(touchpoint::geom::Vec2::new(-30.0 * step as f64, 0.0));
+                c
+            })
+            .collect();
+        let mut tiled = gpu.renderer();
+        tiled.enable_tile_cache();
+        let views: Vec<(&str, Vec<Camera>, bool)> = vec![
+            ("fit", vec![fit], false),
+            ("100%", vec![zoomed(1.0)], false),
+            ("200%", vec![zoomed(2.0)], false),
+            ("pan", pan, false),
+            ("zoom", zoom.clone(), false),
+            ("pan-fit", pan_fit.clone(), false),
+            ("tiles/fit", vec![fit], true),
+            ("tiles/pan-fit", pan_fit, true),
+            ("tiles/zoom", zoom, true),
         ];
-        for (name, cameras) in views {
+        for (name, cameras, use_tiles) in views {
+            let renderer = if use_tiles { &mut tiled } else { &mut renderer };
             // Tessellates what this view shows at its level of detail (a
             // pan or zoom sequence reveals more in its first cycle).
             let stats = target
-                .render(&gpu, &mut renderer, &scene, &cameras[0])
+                .render(&gpu, renderer, &scene, &cameras[0])
                 .expect("frame");
             let mut split: Vec<(f64, f64)> = Vec::new();
             let mut next = 0;
@@ -123,7 +141,7 @@ fn benches(c: &mut Criterion) {
                         let camera = &cameras[next % cameras.len()];
                         next += 1;
                         let t = target
-                            .render_timed(&gpu, &mut renderer, &scene, camera)
+                            .render_timed(&gpu, renderer, &scene, camera)
                             .expect("frame");
                         total += t.prepare + t.gpu;
                         split.push((t.prepare.as_secs_f64() * 1e3, t.gpu.as_secs_f64() * 1e3));
@@ -132,16 +150,61 @@ fn benches(c: &mut Criterion) {
                 })
             });
             eprintln!(
-                "{name}/{n}: median cpu prepare {:.2} ms, gpu submit+wait {:.2} ms over {} frames; {} visible, {} instances, {} draws, {} text areas as glyphs",
+                "{name}/{n}: median cpu prepare {:.2} ms, gpu submit+wait {:.2} ms, slowest frame {:.1} ms over {} frames; first frame: {} visible, {} instances, {} draws, {} text areas as glyphs, {} tiles ({} drawn into)",
                 median(split.iter().map(|s| s.0).collect()),
                 median(split.iter().map(|s| s.1).collect()),
+                split.iter().map(|s| s.0 + s.1).fold(0.0, f64::max),
                 split.len(),
                 stats.visible_elements,
                 stats.instances,
                 stats.draws,
-                stats.text_areas
+                stats.text_areas,
+                stats.tiles,
+                stats.tiles_rendered
             );
         }
+        // Dragging a note at fit zoom: each frame moves it 30 px and draws
+        // again the tiles its old and new bounds touch.
+        let mut scene = scene;
+        let note = doc
+            .elements()
+            .into_iter()
+            .find(|e| e.kind() == touchpoint_crdt::Kind::Sticky)
+            .expect("a sticky");
+        let mut split: Vec<(f64, f64)> = Vec::new();
+        let mut step = 0u32;
+        let mut stats = touchpoint::render::FrameStats::default();
+        group.bench_function(format!("tiles/fit-drag/{n}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    step += 1;
+                    let dx = f64::from(step % 60) * 30.0 / fit.pixels_per_unit();
+                    let mut geom = note.geom;
+                    geom.x += dx;
+                    doc.set_geometry(&note.id, geom).expect("move");
+                    for c in changes.lock().expect("queue").drain(..) {
+                        scene.apply(&doc, &c);
+                    }
+                    let t = target
+                        .render_timed(&gpu, &mut tiled, &scene, &fit)
+                        .expect("frame");
+                    total += t.prepare + t.gpu;
+                    stats = t.stats;
+                    split.push((t.prepare.as_secs_f64() * 1e3, t.gpu.as_secs_f64() * 1e3));
+                }
+                total
+            })
+        });
+        eprintln!(
+            "tiles/fit-drag/{n}: median cpu prepare {:.2} ms, gpu submit+wait {:.2} ms over {} frames; last frame: {} tiles, {} drawn into ({} elements)",
+            median(split.iter().map(|s| s.0).collect()),
+            median(split.iter().map(|s| s.1).collect()),
+            split.len(),
+            stats.tiles,
+            stats.tiles_rendered,
+            stats.visible_elements
+        );
     }
     group.finish();
 }

@@ -38,6 +38,24 @@ impl Camera {
         }
     }
 
+    /// A camera that maps `origin_in_world` to the viewport's top-left at
+    /// exactly `pixels_per_unit`, for drawing a region of the world into a
+    /// texture (the renderer's tiles). The zoom is not clamped to the user's
+    /// range; a non-positive or non-finite scale is read as 1.
+    pub fn of_region(origin_in_world: Vec2, pixels_per_unit: f64, viewport_px: Vec2) -> Camera {
+        let zoom = if pixels_per_unit.is_finite() && pixels_per_unit > 0.0 {
+            pixels_per_unit
+        } else {
+            1.0
+        };
+        Camera {
+            origin_in_world,
+            zoom,
+            scale_factor: 1.0,
+            viewport_px: viewport_px.max(Vec2::ZERO),
+        }
+    }
+
     pub fn zoom(&self) -> f64 {
         self.zoom
     }

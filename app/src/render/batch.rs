@@ -493,7 +493,14 @@ pub fn build_frame_with(
     mut glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
 ) -> Frame {
     let mut frame = Frame::default();
-    let visible = scene.query_rect(&camera.visible_world_rect());
+    // Grown by the two pixels antialiased edges reach past an element's
+    // bounds, so an element just outside still draws its fringe (tiles
+    // meet at such edges).
+    let visible = scene.query_rect(
+        &camera
+            .visible_world_rect()
+            .expand(2.0 * camera.units_per_pixel()),
+    );
     frame.visible_elements = visible.len();
     let units_per_pixel = camera.units_per_pixel();
     let level = path_level(camera.pixels_per_unit());

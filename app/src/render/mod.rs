@@ -37,6 +37,8 @@ pub mod batch;
 pub mod offscreen;
 mod tess;
 mod text;
+pub mod tile_cache;
+pub mod tiles;
 
 use std::num::NonZeroU64;
 
@@ -150,6 +152,14 @@ pub struct FrameStats {
     pub text_areas: usize,
     /// Text items laid out (shaped) this frame: not cached yet.
     pub text_shaped: usize,
+    /// Drawn from cached tiles ([`Renderer::enable_tile_cache`]): the tiles
+    /// covering the view, and those drawn into this frame. The element,
+    /// instance and draw counts above are then those of the tiles drawn.
+    pub tiles: usize,
+    pub tiles_rendered: usize,
+    /// Tiles not drawn yet (shown scaled from another level): the caller
+    /// should draw another frame soon.
+    pub tiles_pending: usize,
 }
 
 /// Owns the pipelines and buffers; see the module docs.
@@ -173,7 +183,16 @@ pub struct Renderer {
     draws: Vec<Draw>,
     /// Rows of grid dots on screen this frame.
     dots: u32,
+    /// Whether to draw the dot grid (not into tiles).
+    grid_on: bool,
     text: text::GlyphText,
+    shader: wgpu::ShaderModule,
+    globals_layout: wgpu::BindGroupLayout,
+    format: wgpu::TextureFormat,
+    /// Zoomed-out views drawn from cached tiles, when enabled.
+    tiles: Option<Box<tile_cache::TileCache>>,
+    /// This frame is drawn from tiles.
+    tiled: bool,
 }
 
 impl Renderer {
@@ -317,8 +336,35 @@ impl Renderer {
             gathered: GrowingBuffer::default(),
             draws: Vec::new(),
             dots: 0,
+            grid_on: true,
             text: text::GlyphText::new(device, queue, format, sample_count),
+            shader,
+            globals_layout: layout,
+            format,
+            tiles: None,
+            tiled: false,
         }
+    }
+
+    /// Draws zoomed-out views (at most [`tiles::MAX_TILED_PPU`]) from
+    /// cached tiles instead of element by element ([`tiles`]): what the
+    /// window does. Offscreen renders (PNG export, snapshots) stay exact.
+    pub fn enable_tile_cache(&mut self) {
+        if self.tiles.is_none() {
+            self.tiles = Some(Box::new(tile_cache::TileCache::new(
+                &self.device,
+                &self.queue,
+                &self.shader,
+                &self.globals_layout,
+                self.format,
+                self.sample_count,
+            )));
+        }
+    }
+
+    /// Tiles held by the cache (0 without one).
+    pub fn cached_tiles(&self) -> usize {
+        self.tiles.as_ref().map_or(0, |t| t.len())
     }
 
     /// What the render pass must clear to: the canvas background, in the
@@ -338,6 +384,23 @@ impl Renderer {
     /// revision from [`Scene::apply`]), and only those new triangles are
     /// uploaded. Call once per frame before [`Renderer::draw`].
     pub fn prepare(&mut self, scene: &Scene, camera: &Camera) -> FrameStats {
+        self.write_globals(camera);
+        if let Some(cache) = &mut self.tiles
+            && let Some(placed) = tiles::visible(camera)
+        {
+            let t = cache.prepare(scene, &placed);
+            self.tiled = true;
+            return FrameStats {
+                visible_elements: t.elements,
+                instances: t.instances,
+                draws: t.draws,
+                tiles: t.visible,
+                tiles_rendered: t.rendered,
+                tiles_pending: t.pending,
+                ..FrameStats::default()
+            };
+        }
+        self.tiled = false;
         self.path_cache.collect(scene);
         let Frame {
             instances,
@@ -362,6 +425,31 @@ impl Renderer {
             0,
         );
         let (text_areas, text_shaped) = self.text.prepare(&self.device, &self.queue, camera);
+        write_growing(
+            &self.device,
+            &self.queue,
+            &mut self.instance_buffer,
+            "shape instances",
+            wgpu::BufferUsages::VERTEX,
+            bytemuck::cast_slice(&instances),
+        );
+        let stats = FrameStats {
+            visible_elements,
+            instances: instances.len(),
+            draws: draws.len(),
+            paths_rebuilt,
+            path_triangles: self.path_cache.triangles(),
+            text_areas,
+            text_shaped,
+            ..FrameStats::default()
+        };
+        self.draws = draws;
+        self.path_level = path_level;
+        stats
+    }
+
+    /// Uploads the camera and the dot grid's spacing for this frame.
+    fn write_globals(&mut self, camera: &Camera) {
         let ppu = camera.pixels_per_unit();
         let spacing = grid_spacing(ppu);
         let cells = camera.viewport_px() / (spacing * ppu);
@@ -383,26 +471,6 @@ impl Renderer {
         };
         self.queue
             .write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
-        write_growing(
-            &self.device,
-            &self.queue,
-            &mut self.instance_buffer,
-            "shape instances",
-            wgpu::BufferUsages::VERTEX,
-            bytemuck::cast_slice(&instances),
-        );
-        let stats = FrameStats {
-            visible_elements,
-            instances: instances.len(),
-            draws: draws.len(),
-            paths_rebuilt,
-            path_triangles: self.path_cache.triangles(),
-            text_areas,
-            text_shaped,
-        };
-        self.draws = draws;
-        self.path_level = path_level;
-        stats
     }
 
     /// Brings the GPU copy of path level `level` up to date: writes only
@@ -445,9 +513,15 @@ impl Renderer {
     /// sample count the renderer was created with.
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
         pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.set_pipeline(&self.grid);
-        if self.dots > 0 {
+        if self.grid_on && self.dots > 0 {
+            pass.set_pipeline(&self.grid);
             pass.draw(0..4, 0..self.dots);
+        }
+        if self.tiled {
+            if let Some(cache) = &self.tiles {
+                cache.draw(pass);
+            }
+            return;
         }
         // What is bound: 1 shapes, 2 cached paths, 3 gathered paths.
         let mut bound = 0;

@@ -283,3 +283,36 @@ fn path_fs(in: PathOut) -> @location(0) vec4<f32> {
     }
     return premultiplied(in.color, coverage * clip_coverage(in.clip_local, in.clip_half));
 }
+
+// ---------------------------------------------------------------------------
+// Cached tiles (zoomed out; see `tiles.rs`): one textured quad per tile,
+// holding premultiplied linear colour, placed in physical pixels.
+
+@group(1) @binding(0) var tile_texture: texture_2d<f32>;
+@group(1) @binding(1) var tile_sampler: sampler;
+
+struct TileIn {
+    // Screen rect (min xy, max xy) and texture rect (min uv, max uv).
+    @location(0) screen: vec4<f32>,
+    @location(1) uv: vec4<f32>,
+};
+
+struct TileOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) uv: vec2<f32>,
+};
+
+@vertex
+fn tile_vs(@builtin(vertex_index) v: u32, inst: TileIn) -> TileOut {
+    let corner = vec2<f32>(f32(v & 1u), f32((v >> 1u) & 1u));
+    let px = mix(inst.screen.xy, inst.screen.zw, corner);
+    var out: TileOut;
+    out.position = vec4<f32>(px / globals.viewport_px * vec2<f32>(2.0, -2.0) + vec2<f32>(-1.0, 1.0), 0.0, 1.0);
+    out.uv = mix(inst.uv.xy, inst.uv.zw, corner);
+    return out;
+}
+
+@fragment
+fn tile_fs(in: TileOut) -> @location(0) vec4<f32> {
+    return textureSample(tile_texture, tile_sampler, in.uv);
+}

@@ -16,12 +16,17 @@
 //! bound to them and, for a frame, its children (whose clip and order follow
 //! the frame). Every rebuild stamps the element with a new revision, so a
 //! renderer can cache meshes and text layouts per `(id, revision)`.
+//!
+//! **Damage.** Every element that leaves or enters the scene also logs its
+//! bounds, so a cache of rendered pixels (the renderer's tiles) can redraw
+//! just the parts of the world that changed ([`Scene::damage_since`]).
 
 pub mod build;
 pub mod index;
 pub mod item;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use touchpoint_crdt::{Board, Body, Changes, Element, Kind};
 
@@ -121,9 +126,38 @@ pub struct Applied {
     pub removed: BTreeSet<String>,
 }
 
+/// Damage rects kept before the log is dropped; a cache that has not
+/// caught up by then redraws everything.
+const MAX_DAMAGE: usize = 4096;
+
+/// Tells scenes apart, so a cache filled from one board is not reused for
+/// another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SceneId(u64);
+
+impl Default for SceneId {
+    fn default() -> SceneId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SceneId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A point in a scene's history: what a cache was last brought up to date
+/// with ([`Scene::stamp`], [`Scene::damage_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SceneStamp {
+    scene: SceneId,
+    seq: u64,
+}
+
 /// The display list of one board; see the module docs.
 #[derive(Debug, Default)]
 pub struct Scene {
+    id: SceneId,
+    /// World bounds of elements that left or entered the scene, oldest
+    /// first; `damage[0]` is number `damage_start` in the scene's history.
+    damage: Vec<Rect>,
+    damage_start: u64,
     elements: HashMap<String, SceneElement>,
     order: BTreeMap<OrderKey, String>,
     /// Frame id -> ids of the elements in it.
@@ -235,7 +269,36 @@ impl Scene {
         }
     }
 
+    /// Logs world bounds whose pixels changed (see the module docs).
+    fn damaged(&mut self, bounds: Rect) {
+        if self.damage.len() >= MAX_DAMAGE {
+            self.damage_start += self.damage.len() as u64;
+            self.damage.clear();
+        }
+        self.damage.push(bounds);
+    }
+
+    /// Where the scene's history stands now.
+    pub fn stamp(&self) -> SceneStamp {
+        SceneStamp {
+            scene: self.id,
+            seq: self.damage_start + self.damage.len() as u64,
+        }
+    }
+
+    /// World bounds that changed since `stamp`: `None` when `stamp` is from
+    /// another scene or so old that the log no longer reaches it (redraw
+    /// everything).
+    pub fn damage_since(&self, stamp: SceneStamp) -> Option<&[Rect]> {
+        if stamp.scene != self.id || stamp.seq < self.damage_start {
+            return None;
+        }
+        let from = usize::try_from(stamp.seq - self.damage_start).ok()?;
+        self.damage.get(from..)
+    }
+
     fn insert(&mut self, entry: SceneElement) {
+        self.damaged(entry.bounds);
         self.link(&entry);
         if let Some(r) = entry.indexed {
             self.index.insert(entry.element.id.clone(), r);
@@ -245,6 +308,7 @@ impl Scene {
 
     fn remove(&mut self, id: &str) -> Option<SceneElement> {
         let entry = self.elements.remove(id)?;
+        self.damaged(entry.bounds);
         self.order.remove(&entry.order);
         if let Some(r) = entry.indexed {
             self.index.remove(id, r);

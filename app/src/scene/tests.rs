@@ -537,3 +537,45 @@ fn hit_test_is_topmost_first_and_frames_are_picked_by_title_or_border() {
         Some(frame.as_str())
     );
 }
+
+#[test]
+fn damage_covers_where_an_element_was_and_where_it_went() {
+    let mut f = Fixture::new();
+    let id = f.create(NewElement::sticky(0.0, 0.0, "note"));
+    let stamp = f.scene.stamp();
+    let before = f.get(&id).bounds;
+    f.board
+        .set_geometry(&id, Geometry::new(1000.0, 500.0, 200.0, 200.0))
+        .unwrap();
+    f.sync();
+    let after = f.get(&id).bounds;
+    let damage = f
+        .scene
+        .damage_since(stamp)
+        .expect("same scene, recent stamp");
+    assert!(
+        damage.iter().any(|r| r.contains_rect(&before)),
+        "{damage:?}"
+    );
+    assert!(damage.iter().any(|r| r.contains_rect(&after)), "{damage:?}");
+    // Caught up: nothing new.
+    assert_eq!(f.scene.damage_since(f.scene.stamp()), Some(&[][..]));
+    // A stamp from another scene is no use here.
+    assert_eq!(Scene::build(&f.board).damage_since(stamp), None);
+}
+
+#[test]
+fn a_stamp_older_than_the_damage_log_asks_for_a_full_redraw() {
+    let mut f = Fixture::new();
+    let id = f.create(NewElement::sticky(0.0, 0.0, "note"));
+    let stamp = f.scene.stamp();
+    // Each move logs two rects; enough moves drop the log's start.
+    for i in 0..=MAX_DAMAGE / 2 {
+        f.board
+            .set_geometry(&id, Geometry::new(i as f64, 0.0, 200.0, 200.0))
+            .unwrap();
+        f.sync();
+    }
+    assert_eq!(f.scene.damage_since(stamp), None);
+    assert!(f.scene.damage_since(f.scene.stamp()).is_some());
+}

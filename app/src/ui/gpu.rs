@@ -94,7 +94,12 @@ impl Gpu {
         } else {
             1
         };
-        let canvas = Renderer::new(&device, &queue, format, sample_count);
+        let mut canvas = Renderer::new(&device, &queue, format, sample_count);
+        // Zoomed out, the canvas is drawn from cached tiles (render::tiles);
+        // TOUCHPOINT_NO_TILES=1 draws every element every frame instead.
+        if std::env::var_os("TOUCHPOINT_NO_TILES").is_none_or(|v| v.is_empty() || v == "0") {
+            canvas.enable_tile_cache();
+        }
         let egui = egui_wgpu::Renderer::new(&device, format, egui_wgpu::RendererOptions::default());
         let mut gpu = Gpu {
             device,

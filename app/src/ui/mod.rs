@@ -374,10 +374,15 @@ impl Shell {
             &mut textures,
             output.pixels_per_point,
         );
-        if let Err(e) = result {
-            self.error = Some(e.into());
-            event_loop.exit();
-            return;
+        match result {
+            Err(e) => {
+                self.error = Some(e.into());
+                event_loop.exit();
+                return;
+            }
+            // Tiles still to draw (zoomed across a level): sharpen next frame.
+            Ok(stats) if stats.tiles_pending > 0 => running.window.request_redraw(),
+            Ok(_) => {}
         }
         if let Some(session) = self.collab.session_mut() {
             session.frame_presented(&ws.board);

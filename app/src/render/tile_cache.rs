@@ -1,0 +1,469 @@
+//! The GPU half of tiled drawing ([`super::tiles`] has the geometry): tile
+//! textures, drawn by a second, content-only [`Renderer`] when they are
+//! missing or damaged, and one textured quad per visible tile each frame.
+//!
+//! Tiles hold premultiplied linear colour over transparency in an sRGB
+//! texture, so sampling and blending them over the dot grid gives what
+//! drawing the elements there directly gives, up to filtering.
+
+use std::collections::HashMap;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::tiles::{self, GUTTER_PX, Placed, TILE_PX, TileKey};
+use super::{GrowingBuffer, Renderer};
+use crate::geom::{Rect, Vec2};
+use crate::scene::{Scene, SceneStamp};
+
+/// What tile textures are: sampled (filtered) and rendered into.
+const TILE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+/// Tiles kept across frames (~1 MiB each), least recently shown dropped
+/// first; at least [`tiles::MAX_VISIBLE`] so one frame's tiles always fit.
+const MAX_TILES: usize = 512;
+/// Tiles drawn into per frame while others can stand in for the rest (a
+/// coarser or finer level's tiles, scaled): zooming across a level then
+/// sharpens over a few frames instead of stalling one frame for all of
+/// them (~270 ms for 10,000 elements on lavapipe).
+const RENDERS_PER_FRAME: usize = 4;
+/// How many levels up (coarser) to look for a stand-in.
+const STAND_IN_LEVELS: i32 = 3;
+
+/// One tile on screen: where (physical pixels) and which texels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct TileInstance {
+    screen: [f32; 4],
+    uv: [f32; 4],
+}
+
+struct Tile {
+    view: wgpu::TextureView,
+    bind_group: wgpu::BindGroup,
+    /// Drawn and not damaged since.
+    valid: bool,
+    /// Nothing of the scene reaches the tile: it is neither drawn into nor shown.
+    empty: bool,
+    last_used: u64,
+}
+
+/// What [`TileCache::prepare`] did this frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TileStats {
+    /// Tiles covering the view (empty ones included).
+    pub visible: usize,
+    /// Tiles drawn into this frame (new or damaged).
+    pub rendered: usize,
+    /// Tiles still to draw, shown scaled from another level meanwhile:
+    /// draw another frame soon.
+    pub pending: usize,
+    /// Elements, instances and draws of the tiles drawn this frame.
+    pub elements: usize,
+    pub instances: usize,
+    pub draws: usize,
+}
+
+/// See the module docs.
+pub struct TileCache {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    content: Box<Renderer>,
+    tiles: HashMap<TileKey, Tile>,
+    /// The scene state the valid tiles show.
+    stamp: Option<SceneStamp>,
+    frame: u64,
+    pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
+    sampler: wgpu::Sampler,
+    instances: GrowingBuffer,
+    /// The tile each of this frame's quads samples, in instance order.
+    shown: Vec<TileKey>,
+}
+
+impl TileCache {
+    /// Tiles composited into passes of `format` and `sample_count`, with
+    /// the globals bind group (group 0) of the renderer that owns the cache.
+    pub(super) fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        shader: &wgpu::ShaderModule,
+        globals_layout: &wgpu::BindGroupLayout,
+        format: wgpu::TextureFormat,
+        sample_count: u32,
+    ) -> TileCache {
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("tile texture"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("tiles"),
+            bind_group_layouts: &[Some(globals_layout), Some(&layout)],
+            immediate_size: 0,
+        });
+        let attrs = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4];
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("tiles"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: shader,
+                entry_point: Some("tile_vs"),
+                compilation_options: Default::default(),
+                buffers: &[Some(wgpu::VertexBufferLayout {
+                    array_stride: std::mem::size_of::<TileInstance>() as u64,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &attrs,
+                })],
+            },
+            primitive: wgpu::PrimitiveState {
+                topology: wgpu::PrimitiveTopology::TriangleStrip,
+                ..Default::default()
+            },
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState {
+                count: sample_count,
+                ..Default::default()
+            },
+            fragment: Some(wgpu::FragmentState {
+                module: shader,
+                entry_point: Some("tile_fs"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("tiles"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        let mut content = Renderer::new(device, queue, TILE_FORMAT, 1);
+        content.grid_on = false;
+        TileCache {
+            device: device.clone(),
+            queue: queue.clone(),
+            content: Box::new(content),
+            tiles: HashMap::new(),
+            stamp: None,
+            frame: 0,
+            pipeline,
+            layout,
+            sampler,
+            instances: GrowingBuffer::default(),
+            shown: Vec::new(),
+        }
+    }
+
+    /// Brings the tiles in `placed` up to date with `scene` (drawing the
+    /// missing and damaged ones now, each in its own submission) and
+    /// uploads where they go on screen.
+    pub fn prepare(&mut self, scene: &Scene, placed: &[Placed]) -> TileStats {
+        self.frame += 1;
+        self.invalidate(scene);
+        let mut stats = TileStats {
+            visible: placed.len(),
+            ..TileStats::default()
+        };
+        let mut quads = Vec::with_capacity(placed.len());
+        self.shown.clear();
+        for p in placed {
+            if !self.tiles.contains_key(&p.key) {
+                let tile = self.new_tile();
+                self.tiles.insert(p.key, tile);
+            }
+            let stand_in = match self.tiles.get(&p.key) {
+                Some(t) if !t.valid && stats.rendered >= RENDERS_PER_FRAME => self.stand_in(p.key),
+                _ => None,
+            };
+            if let Some(parts) = stand_in {
+                stats.pending += 1;
+                let world = p.key.world_rect();
+                let scale = p.screen.width() / world.width();
+                let to_screen = |w: Vec2| p.screen.min + (w - world.min) * scale;
+                for (key, uv, part) in parts {
+                    if let Some(t) = self.tiles.get_mut(&key) {
+                        t.last_used = self.frame;
+                    }
+                    let screen = Rect::from_corners(to_screen(part.min), to_screen(part.max));
+                    quads.push(TileInstance::new(screen, uv));
+                    self.shown.push(key);
+                }
+                continue;
+            }
+            let Some(tile) = self.tiles.get_mut(&p.key) else {
+                continue;
+            };
+            tile.last_used = self.frame;
+            if !tile.valid {
+                let drawn = draw_tile(
+                    &self.device,
+                    &self.queue,
+                    &mut self.content,
+                    scene,
+                    p.key,
+                    tile,
+                );
+                stats.rendered += 1;
+                stats.elements += drawn.visible_elements;
+                stats.instances += drawn.instances;
+                stats.draws += drawn.draws;
+            }
+            if tile.empty {
+                continue;
+            }
+            quads.push(TileInstance::new(p.screen, content_uv()));
+            self.shown.push(p.key);
+        }
+        self.evict();
+        self.instances.write_tail(
+            &self.device,
+            &self.queue,
+            "tile quads",
+            wgpu::BufferUsages::VERTEX,
+            bytemuck::cast_slice(&quads),
+            0,
+        );
+        stats
+    }
+
+    /// Marks the tiles the scene's changes since the last frame touch (all
+    /// of them for another scene, or one that moved on too far).
+    fn invalidate(&mut self, scene: &Scene) {
+        match self.stamp.and_then(|s| scene.damage_since(s)) {
+            Some([]) => {}
+            Some(damage) => {
+                for (key, tile) in &mut self.tiles {
+                    if tile.valid && damage.iter().any(|r| tiles::is_damaged(key, r)) {
+                        tile.valid = false;
+                    }
+                }
+            }
+            None => {
+                for tile in self.tiles.values_mut() {
+                    tile.valid = false;
+                }
+            }
+        }
+        self.stamp = Some(scene.stamp());
+    }
+
+    /// What can be shown in place of `key` until it is drawn: the part of a
+    /// valid coarser tile over it, or its four finer tiles when all are
+    /// valid; as (tile, texture rect, world rect) quads. `None`: nothing
+    /// cached covers it.
+    fn stand_in(&self, key: TileKey) -> Option<Vec<(TileKey, Rect, Rect)>> {
+        let placed = key.world_rect();
+        let valid = |k: &TileKey| self.tiles.get(k).is_some_and(|t| t.valid);
+        let shown = |k: &TileKey| self.tiles.get(k).is_some_and(|t| !t.empty);
+        for up in 1..=STAND_IN_LEVELS {
+            let coarse = TileKey {
+                level: key.level - up,
+                x: key.x.div_euclid(1 << up),
+                y: key.y.div_euclid(1 << up),
+            };
+            if valid(&coarse) {
+                if !shown(&coarse) {
+                    return Some(Vec::new());
+                }
+                let world = coarse.world_rect();
+                let side = f64::from(tiles::texture_px());
+                let to_uv = |p: Vec2| {
+                    (Vec2::splat(f64::from(GUTTER_PX)) + (p - world.min) * coarse.pixels_per_unit())
+                        / side
+                };
+                let uv = Rect::from_corners(to_uv(placed.min), to_uv(placed.max));
+                return Some(vec![(coarse, uv, placed)]);
+            }
+        }
+        let children: Vec<TileKey> = (0..4)
+            .map(|i| TileKey {
+                level: key.level + 1,
+                x: key.x * 2 + (i & 1),
+                y: key.y * 2 + (i >> 1),
+            })
+            .collect();
+        if children.iter().all(valid) {
+            return Some(
+                children
+                    .into_iter()
+                    .filter(|k| shown(k))
+                    .map(|k| (k, content_uv(), k.world_rect()))
+                    .collect(),
+            );
+        }
+        None
+    }
+
+    fn new_tile(&self) -> Tile {
+        let side = tiles::texture_px();
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("tile"),
+            size: wgpu::Extent3d {
+                width: side,
+                height: side,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: TILE_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("tile"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(&view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::Sampler(&self.sampler),
+                },
+            ],
+        });
+        Tile {
+            view,
+            bind_group,
+            valid: false,
+            empty: true,
+            last_used: 0,
+        }
+    }
+
+    /// Drops the least recently shown tiles beyond [`MAX_TILES`], never one
+    /// shown this frame.
+    fn evict(&mut self) {
+        if self.tiles.len() <= MAX_TILES {
+            return;
+        }
+        let mut old: Vec<(u64, TileKey)> = self
+            .tiles
+            .iter()
+            .filter(|(_, t)| t.last_used < self.frame)
+            .map(|(k, t)| (t.last_used, *k))
+            .collect();
+        old.sort_unstable();
+        let excess = self.tiles.len() - MAX_TILES;
+        for (_, key) in old.into_iter().take(excess) {
+            self.tiles.remove(&key);
+        }
+    }
+
+    /// Tiles kept (for tests and logs).
+    pub fn len(&self) -> usize {
+        self.tiles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tiles.is_empty()
+    }
+
+    /// Draws this frame's tiles into `pass`, whose group 0 is already bound.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
+        let Some(quads) = &self.instances.buffer else {
+            return;
+        };
+        pass.set_pipeline(&self.pipeline);
+        pass.set_vertex_buffer(0, quads.slice(..));
+        for (i, key) in self.shown.iter().enumerate() {
+            let Some(tile) = self.tiles.get(key) else {
+                continue;
+            };
+            pass.set_bind_group(1, &tile.bind_group, &[]);
+            let i = i as u32;
+            pass.draw(0..4, i..i + 1);
+        }
+    }
+}
+
+/// The texture coordinates of a tile's content (inside the gutter).
+fn content_uv() -> Rect {
+    let side = f64::from(tiles::texture_px());
+    Rect::from_corners(
+        Vec2::splat(f64::from(GUTTER_PX) / side),
+        Vec2::splat(f64::from(GUTTER_PX + TILE_PX) / side),
+    )
+}
+
+impl TileInstance {
+    fn new(screen: Rect, uv: Rect) -> TileInstance {
+        let f = |r: Rect| {
+            [
+                r.min.x as f32,
+                r.min.y as f32,
+                r.max.x as f32,
+                r.max.y as f32,
+            ]
+        };
+        TileInstance {
+            screen: f(screen),
+            uv: f(uv),
+        }
+    }
+}
+
+/// Draws the scene into one tile with the content-only renderer.
+fn draw_tile(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    content: &mut Renderer,
+    scene: &Scene,
+    key: TileKey,
+    tile: &mut Tile,
+) -> super::FrameStats {
+    let stats = content.prepare(scene, &key.camera());
+    tile.valid = true;
+    tile.empty = stats.visible_elements == 0;
+    if tile.empty {
+        return stats;
+    }
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("tile"),
+    });
+    {
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("tile"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &tile.view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        content.draw(&mut pass);
+    }
+    queue.submit(std::iter::once(encoder.finish()));
+    stats
+}
