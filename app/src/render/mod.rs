@@ -21,6 +21,10 @@
 //! vertex and index buffers are rebuilt only when the scene changed
 //! ([`batch::PathCache`]).
 //!
+//! Zoomed out (at most [`tiles::MAX_TILED_PPU`]), a renderer with
+//! [`Renderer::enable_tile_cache`] (the window's) draws the content once into
+//! cached tiles and then only places them ([`tiles`], [`tile_cache`]).
+//!
 //! Text is drawn as real glyphs with glyphon ([`text`]), from the same
 //! cosmic-text layout as the SVG export, **after all shapes and paths**
 //! (glyphon draws every text area in one call). Rotated text, and text

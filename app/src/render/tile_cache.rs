@@ -20,11 +20,14 @@ const TILE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 /// Tiles kept across frames (~1 MiB each), least recently shown dropped
 /// first; at least [`tiles::MAX_VISIBLE`] so one frame's tiles always fit.
 const MAX_TILES: usize = 512;
-/// Tiles drawn into per frame while others can stand in for the rest (a
+/// Drawing into tiles per frame while others can stand in for the rest (a
 /// coarser or finer level's tiles, scaled): zooming across a level then
 /// sharpens over a few frames instead of stalling one frame for all of
-/// them (~270 ms for 10,000 elements on lavapipe).
-const RENDERS_PER_FRAME: usize = 4;
+/// them (~270 ms for 10,000 elements on lavapipe). Whichever limit comes
+/// first: tiles, or elements drawn into them (what the work scales with; a
+/// software rasteriser draws ~1,000 of them in ~10 ms, BENCHMARKS.md).
+const RENDERS_PER_FRAME: usize = 3;
+const ELEMENTS_PER_FRAME: usize = 1_000;
 /// How many levels up (coarser) to look for a stand-in.
 const STAND_IN_LEVELS: i32 = 3;
 
@@ -188,12 +191,14 @@ impl TileCache {
         let mut quads = Vec::with_capacity(placed.len());
         self.shown.clear();
         for p in placed {
+            let over_budget =
+                stats.rendered >= RENDERS_PER_FRAME || stats.elements >= ELEMENTS_PER_FRAME;
             if !self.tiles.contains_key(&p.key) {
                 let tile = self.new_tile();
                 self.tiles.insert(p.key, tile);
             }
             let stand_in = match self.tiles.get(&p.key) {
-                Some(t) if !t.valid && stats.rendered >= RENDERS_PER_FRAME => self.stand_in(p.key),
+                Some(t) if !t.valid && over_budget => self.stand_in(p.key),
                 _ => None,
             };
             if let Some(parts) = stand_in {

@@ -22,9 +22,10 @@ pub const TILE_PX: u32 = 256;
 /// a tile's edge reads its neighbour's pixels, not a clamped copy (no seams).
 pub const GUTTER_PX: u32 = 1;
 /// Tiles are used at and below this many physical pixels per world unit
-/// (12.5%): below it default text is level-of-detail bars anyway, and a
-/// view holds enough elements for per-element drawing to dominate.
-pub const MAX_TILED_PPU: f64 = 0.125;
+/// (25%): just above it a full-screen view of a dense board holds ~500
+/// elements, which live drawing handles at 60 fps even on lavapipe; at
+/// 12.5% it would be ~2,000 and ~50 ms (BENCHMARKS.md).
+pub const MAX_TILED_PPU: f64 = 0.25;
 /// Most tiles a frame may show; more (a huge viewport) draws live instead.
 pub const MAX_VISIBLE: usize = 256;
 
@@ -166,7 +167,8 @@ mod tests {
         assert_eq!(level_for(0.0625), Some(-4));
         assert_eq!(level_for(0.04), Some(-4));
         assert_eq!(level_for(0.02), Some(-5));
-        assert_eq!(level_for(0.13), None);
+        assert_eq!(level_for(0.25), Some(-2));
+        assert_eq!(level_for(0.26), None);
         assert_eq!(level_for(1.0), None);
         assert_eq!(level_for(0.0), None);
         assert_eq!(level_for(f64::NAN), None);
@@ -212,7 +214,7 @@ mod tests {
     #[test]
     fn zoomed_in_or_huge_views_are_drawn_live() {
         assert!(visible(&camera(0.5, Vec2::ZERO)).is_none());
-        let huge = Camera::of_region(Vec2::ZERO, 0.125, Vec2::new(20_000.0, 20_000.0));
+        let huge = Camera::of_region(Vec2::ZERO, 0.25, Vec2::new(20_000.0, 20_000.0));
         assert!(visible(&huge).is_none());
         let nan = Rect {
             min: Vec2::new(f64::NAN, 0.0),
