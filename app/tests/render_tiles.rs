@@ -22,12 +22,20 @@ use touchpoint::camera::Camera;
 use touchpoint::geom::Vec2;
 use touchpoint::render::{FrameStats, GpuContext, OffscreenTarget, RenderError, Renderer};
 use touchpoint::scene::Scene;
-use touchpoint_crdt::{Anchor, Board, Changes, End, Geometry, NewElement, ShapeKind, Subscription};
+use touchpoint_crdt::{
+    Anchor, Board, Changes, End, Geometry, NewElement, ShapeKind, StylePatch, Subscription,
+};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 400;
 const BLOCK: u32 = 8;
 const MAX_BLOCK_DIFF: f64 = 10.0;
+/// Glyph text is drawn into a tile at up to twice its size on screen and
+/// minified, so its edges are softer than live text's: it is checked by
+/// how much ink it leaves, within [`INK_TOLERANCE`] of the live picture's.
+const INK_TOLERANCE: f64 = 0.25;
+/// Top-left of the fixture's heading (world units).
+const HEADING: Vec2 = Vec2::new(7000.0, 2400.0);
 
 fn gpu() -> Option<GpuContext> {
     match GpuContext::new() {
@@ -77,6 +85,18 @@ impl Fixture {
                 notes.push(id);
             }
         }
+        // A heading big enough to be drawn as glyphs at 24%, right of the
+        // grid (outside the other tests' views).
+        board
+            .create(
+                NewElement::text(HEADING.x, HEADING.y, "Service blueprint")
+                    .with_geometry(Geometry::new(HEADING.x, HEADING.y, 3000.0, 400.0))
+                    .with_style(StylePatch {
+                        font_size: Some(200.0),
+                        ..StylePatch::default()
+                    }),
+            )
+            .unwrap();
         for pair in notes.windows(2).step_by(2) {
             board
                 .create(NewElement::connector(
@@ -282,6 +302,42 @@ fn zooming_across_a_level_shows_stand_ins_then_sharp_tiles() {
     let live = rig.live(&f.scene, &near);
     eprintln!("sharp after {frames} frames");
     assert_alike("zoom", &live, &tiled);
+}
+
+#[test]
+fn glyph_text_in_tiles_leaves_the_ink_live_text_does() {
+    let Some(mut rig) = Rig::new() else { return };
+    let f = Fixture::new();
+    let camera = camera_at(0.24, HEADING + Vec2::new(1400.0, 200.0));
+    let (tiled, stats) = rig.tiled(&f.scene, &camera);
+    assert!(stats.tiles > 0, "{stats:?}");
+    let live_stats = rig
+        .target
+        .render(&rig.gpu, &mut rig.live, &f.scene, &camera)
+        .unwrap();
+    assert!(
+        live_stats.text_areas > 0,
+        "the heading is glyphs here: {live_stats:?}"
+    );
+    let live = rig.live(&f.scene, &camera);
+    // Ink: how far below the background each pixel's luma is, summed.
+    let ink = |rgba: &[u8]| -> f64 {
+        rgba.chunks_exact(4)
+            .map(|p| {
+                let luma =
+                    0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]);
+                (246.0 - luma).max(0.0)
+            })
+            .sum()
+    };
+    let (live_ink, tiled_ink) = (ink(&live), ink(&tiled));
+    eprintln!("ink: live {live_ink:.0}, tiled {tiled_ink:.0}");
+    assert!(live_ink > 0.0);
+    if (tiled_ink / live_ink - 1.0).abs() > INK_TOLERANCE {
+        save("glyphs-live", &live);
+        save("glyphs-tiled", &tiled);
+        panic!("the heading's ink: live {live_ink:.0}, tiled {tiled_ink:.0}");
+    }
 }
 
 #[test]
