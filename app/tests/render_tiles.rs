@@ -229,6 +229,21 @@ fn tiles_look_like_live_drawing_at_rest_and_after_a_pan() {
     // The same view again: every tile comes from the cache.
     let (_, again) = rig.tiled(&f.scene, &camera);
     assert_eq!(again.tiles_rendered, 0, "{again:?}");
+    // Idle frames draw the ring around the view ahead of a pan...
+    let mut idle = 0;
+    while rig.tiled(&f.scene, &camera).1.tiles_pending > 0 {
+        idle += 1;
+        assert!(idle < 50, "the ring around the view never finished");
+    }
+    // ...so a pan by most of a tile's width on screen (a tile is shown at
+    // 0.09 / 0.125 of its size here) needs no new tile drawn.
+    let mut far = camera;
+    let shown = f64::from(touchpoint::render::tiles::TILE_PX) * 0.09 / 0.125;
+    far.pan_by(Vec2::new(0.9 * shown, 0.4 * shown));
+    let (tiled, ahead) = rig.tiled(&f.scene, &far);
+    assert!(ahead.tiles > 0, "{ahead:?}");
+    assert_eq!(ahead.tiles_rendered, 0, "{ahead:?}");
+    assert_alike("pan-ahead", &rig.live(&f.scene, &far), &tiled);
     // A pan by a fraction of a tile shows the same tiles elsewhere.
     camera.pan_by(Vec2::new(37.0, -21.0));
     let (tiled, panned) = rig.tiled(&f.scene, &camera);

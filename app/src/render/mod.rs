@@ -161,8 +161,9 @@ pub struct FrameStats {
     /// instance and draw counts above are then those of the tiles drawn.
     pub tiles: usize,
     pub tiles_rendered: usize,
-    /// Tiles not drawn yet (shown scaled from another level): the caller
-    /// should draw another frame soon.
+    /// Tiles not drawn yet (in view, shown scaled from another level, or
+    /// around the view, drawn ahead for a pan): the caller should draw
+    /// another frame soon.
     pub tiles_pending: usize,
 }
 
@@ -392,7 +393,7 @@ impl Renderer {
         if let Some(cache) = &mut self.tiles
             && let Some(placed) = tiles::visible(camera)
         {
-            let t = cache.prepare(scene, &placed);
+            let t = cache.prepare(scene, &placed, &tiles::around(camera));
             self.tiled = true;
             return FrameStats {
                 visible_elements: t.elements,

@@ -54,15 +54,25 @@ struct Tile {
 pub struct TileStats {
     /// Tiles covering the view (empty ones included).
     pub visible: usize,
-    /// Tiles drawn into this frame (new or damaged).
+    /// Tiles in view drawn into this frame (new or damaged).
     pub rendered: usize,
-    /// Tiles still to draw, shown scaled from another level meanwhile:
-    /// draw another frame soon.
+    /// Tiles around the view drawn into ahead of a pan this frame.
+    pub ahead: usize,
+    /// Tiles still to draw: in view (shown scaled from another level
+    /// meanwhile) or in the ring around it. Draw another frame soon.
     pub pending: usize,
     /// Elements, instances and draws of the tiles drawn this frame.
     pub elements: usize,
     pub instances: usize,
     pub draws: usize,
+}
+
+impl TileStats {
+    /// Whether this frame has drawn into as many tiles as it may (see
+    /// [`RENDERS_PER_FRAME`]).
+    fn over_budget(&self) -> bool {
+        self.rendered + self.ahead >= RENDERS_PER_FRAME || self.elements >= ELEMENTS_PER_FRAME
+    }
 }
 
 /// See the module docs.
@@ -180,8 +190,9 @@ impl TileCache {
 
     /// Brings the tiles in `placed` up to date with `scene` (drawing the
     /// missing and damaged ones now, each in its own submission) and
-    /// uploads where they go on screen.
-    pub fn prepare(&mut self, scene: &Scene, placed: &[Placed]) -> TileStats {
+    /// uploads where they go on screen; then, while the frame's budget
+    /// lasts, draws the tiles `ahead` (the ring around the view).
+    pub fn prepare(&mut self, scene: &Scene, placed: &[Placed], ahead: &[TileKey]) -> TileStats {
         self.frame += 1;
         self.invalidate(scene);
         let mut stats = TileStats {
@@ -191,8 +202,7 @@ impl TileCache {
         let mut quads = Vec::with_capacity(placed.len());
         self.shown.clear();
         for p in placed {
-            let over_budget =
-                stats.rendered >= RENDERS_PER_FRAME || stats.elements >= ELEMENTS_PER_FRAME;
+            let over_budget = stats.over_budget();
             if !self.tiles.contains_key(&p.key) {
                 let tile = self.new_tile();
                 self.tiles.insert(p.key, tile);
@@ -239,6 +249,35 @@ impl TileCache {
             }
             quads.push(TileInstance::new(p.screen, content_uv()));
             self.shown.push(p.key);
+        }
+        for (i, key) in ahead.iter().enumerate() {
+            if stats.over_budget() {
+                stats.pending += ahead[i..]
+                    .iter()
+                    .filter(|k| !self.tiles.get(k).is_some_and(|t| t.valid))
+                    .count();
+                break;
+            }
+            if !self.tiles.contains_key(key) {
+                let tile = self.new_tile();
+                self.tiles.insert(*key, tile);
+            }
+            let Some(tile) = self.tiles.get_mut(key) else {
+                continue;
+            };
+            tile.last_used = self.frame;
+            if !tile.valid {
+                let drawn = draw_tile(
+                    &self.device,
+                    &self.queue,
+                    &mut self.content,
+                    scene,
+                    *key,
+                    tile,
+                );
+                stats.ahead += 1;
+                stats.elements += drawn.visible_elements;
+            }
         }
         self.evict();
         self.instances.write_tail(

@@ -120,6 +120,25 @@ pub fn visible(camera: &Camera) -> Option<Vec<Placed>> {
     )
 }
 
+/// The ring of tiles just outside `camera`'s view (one tile deep), at the
+/// view's level: drawn ahead when a frame has time to spare, so a pan finds
+/// them ready instead of drawing a whole row of them in one frame. Empty
+/// when the view is not tiled.
+pub fn around(camera: &Camera) -> Vec<TileKey> {
+    let Some(level) = level_for(camera.pixels_per_unit()) else {
+        return Vec::new();
+    };
+    let view = camera.visible_world_rect();
+    let span = f64::from(TILE_PX) / level_scale(level);
+    let (Some(inner), Some(outer)) = (
+        keys_touching(level, &view),
+        keys_touching(level, &view.expand(span)),
+    ) else {
+        return Vec::new();
+    };
+    outer.into_iter().filter(|k| !inner.contains(k)).collect()
+}
+
 /// Keys of the level's tiles whose content meets `rect` (world), or `None`
 /// when there are more than [`MAX_VISIBLE`] of them or the rect is not
 /// finite.
@@ -194,6 +213,35 @@ mod tests {
             let side = t.screen.width();
             assert!(side > f64::from(TILE_PX) / 2.0 && side <= f64::from(TILE_PX) + 1e-9);
         }
+    }
+
+    #[test]
+    fn the_ring_around_the_view_is_one_tile_deep_and_outside_it() {
+        let cam = camera(0.04, Vec2::new(-1234.0, 5678.0));
+        let inner: Vec<TileKey> = visible(&cam).unwrap().iter().map(|p| p.key).collect();
+        let ring = around(&cam);
+        assert!(!ring.is_empty());
+        for k in &ring {
+            assert!(!inner.contains(k), "{k:?} is in view");
+            let near = inner
+                .iter()
+                .any(|i| (i.x - k.x).abs() <= 1 && (i.y - k.y).abs() <= 1);
+            assert!(near, "{k:?} is not next to the view");
+        }
+        // Every neighbour of the view is in the ring.
+        let (x0, x1) = (
+            inner.iter().map(|k| k.x).min().unwrap(),
+            inner.iter().map(|k| k.x).max().unwrap(),
+        );
+        let (y0, y1) = (
+            inner.iter().map(|k| k.y).min().unwrap(),
+            inner.iter().map(|k| k.y).max().unwrap(),
+        );
+        assert_eq!(
+            ring.len() as i64,
+            (x1 - x0 + 3) * (y1 - y0 + 3) - (x1 - x0 + 1) * (y1 - y0 + 1)
+        );
+        assert!(around(&camera(1.0, Vec2::ZERO)).is_empty());
     }
 
     #[test]
