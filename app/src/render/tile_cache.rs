@@ -202,16 +202,10 @@ impl TileCache {
         let mut quads = Vec::with_capacity(placed.len());
         self.shown.clear();
         for p in placed {
-            let over_budget = stats.over_budget();
-            if !self.tiles.contains_key(&p.key) {
-                let tile = self.new_tile();
-                self.tiles.insert(p.key, tile);
-            }
-            let stand_in = match self.tiles.get(&p.key) {
-                Some(t) if !t.valid && over_budget => self.stand_in(p.key),
-                _ => None,
-            };
-            if let Some(parts) = stand_in {
+            if stats.over_budget()
+                && !self.is_valid(&p.key)
+                && let Some(parts) = self.stand_in(p.key)
+            {
                 stats.pending += 1;
                 let world = p.key.world_rect();
                 let scale = p.screen.width() / world.width();
@@ -226,25 +220,13 @@ impl TileCache {
                 }
                 continue;
             }
-            let Some(tile) = self.tiles.get_mut(&p.key) else {
-                continue;
-            };
-            tile.last_used = self.frame;
-            if !tile.valid {
-                let drawn = draw_tile(
-                    &self.device,
-                    &self.queue,
-                    &mut self.content,
-                    scene,
-                    p.key,
-                    tile,
-                );
+            if let Some(drawn) = self.refresh(scene, p.key) {
                 stats.rendered += 1;
                 stats.elements += drawn.visible_elements;
                 stats.instances += drawn.instances;
                 stats.draws += drawn.draws;
             }
-            if tile.empty {
+            if self.tiles.get(&p.key).is_none_or(|t| t.empty) {
                 continue;
             }
             quads.push(TileInstance::new(p.screen, content_uv()));
@@ -252,29 +234,10 @@ impl TileCache {
         }
         for (i, key) in ahead.iter().enumerate() {
             if stats.over_budget() {
-                stats.pending += ahead[i..]
-                    .iter()
-                    .filter(|k| !self.tiles.get(k).is_some_and(|t| t.valid))
-                    .count();
+                stats.pending += ahead[i..].iter().filter(|k| !self.is_valid(k)).count();
                 break;
             }
-            if !self.tiles.contains_key(key) {
-                let tile = self.new_tile();
-                self.tiles.insert(*key, tile);
-            }
-            let Some(tile) = self.tiles.get_mut(key) else {
-                continue;
-            };
-            tile.last_used = self.frame;
-            if !tile.valid {
-                let drawn = draw_tile(
-                    &self.device,
-                    &self.queue,
-                    &mut self.content,
-                    scene,
-                    *key,
-                    tile,
-                );
+            if let Some(drawn) = self.refresh(scene, *key) {
                 stats.ahead += 1;
                 stats.elements += drawn.visible_elements;
             }
@@ -289,6 +252,32 @@ impl TileCache {
             0,
         );
         stats
+    }
+
+    fn is_valid(&self, key: &TileKey) -> bool {
+        self.tiles.get(key).is_some_and(|t| t.valid)
+    }
+
+    /// Makes sure `key` has a tile, marks it used this frame, and draws it
+    /// when it is new or damaged: what drawing it did, if it was drawn.
+    fn refresh(&mut self, scene: &Scene, key: TileKey) -> Option<super::FrameStats> {
+        if !self.tiles.contains_key(&key) {
+            let tile = self.new_tile();
+            self.tiles.insert(key, tile);
+        }
+        let tile = self.tiles.get_mut(&key)?;
+        tile.last_used = self.frame;
+        if tile.valid {
+            return None;
+        }
+        Some(draw_tile(
+            &self.device,
+            &self.queue,
+            &mut self.content,
+            scene,
+            key,
+            tile,
+        ))
     }
 
     /// Marks the tiles the scene's changes since the last frame touch (all
