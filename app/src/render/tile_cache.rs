@@ -17,10 +17,10 @@ use crate::scene::{Scene, SceneStamp};
 
 /// What tile textures are: sampled (filtered) and rendered into.
 const TILE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
-/// Tiles kept across frames (~260 KiB each, ~130 MiB in all), least
+/// Tiles kept across frames (~260 KiB each, ~200 MiB in all), least
 /// recently shown dropped first; at least [`tiles::MAX_VISIBLE`] so one
 /// frame's tiles always fit.
-const MAX_TILES: usize = 512;
+const MAX_TILES: usize = 768;
 /// Drawing into tiles per frame while others can stand in for the rest (a
 /// coarser or finer level's tiles, scaled): zooming across a level then
 /// sharpens over a few frames instead of stalling one frame for all of

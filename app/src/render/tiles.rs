@@ -26,8 +26,9 @@ pub const GUTTER_PX: u32 = 1;
 /// elements, which live drawing handles at 60 fps even on lavapipe; at
 /// 12.5% it would be ~2,000 and ~50 ms (BENCHMARKS.md).
 pub const MAX_TILED_PPU: f64 = 0.25;
-/// Most tiles a frame may show; more (a huge viewport) draws live instead.
-pub const MAX_VISIBLE: usize = 256;
+/// Most tiles a frame may show; more draws live instead. A 3840x2160
+/// viewport shows up to ~560 (tiles at half size), 1920x1080 up to ~150.
+pub const MAX_VISIBLE: usize = 640;
 
 /// One tile: its zoom level (pixels per unit = 2^level) and grid position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -262,6 +263,9 @@ mod tests {
     #[test]
     fn zoomed_in_or_huge_views_are_drawn_live() {
         assert!(visible(&camera(0.5, Vec2::ZERO)).is_none());
+        // A 4K view is tiled even where tiles show at half size.
+        let uhd = Camera::of_region(Vec2::new(-7.0, 3.0), 0.0626, Vec2::new(3840.0, 2160.0));
+        assert!(visible(&uhd).is_some_and(|t| t.len() > 256));
         let huge = Camera::of_region(Vec2::ZERO, 0.25, Vec2::new(20_000.0, 20_000.0));
         assert!(visible(&huge).is_none());
         let nan = Rect {
