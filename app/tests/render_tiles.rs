@@ -2,8 +2,8 @@
 //! (`render::tiles`); these tests hold the tiled picture to the live one,
 //! drawn element by element with the same renderer, on a real GPU adapter
 //! (Mesa's lavapipe in CI): at rest, after a pan, after an edit (only the
-//! damaged tiles are drawn again) and across a zoom level (stand-ins first,
-//! then sharp).
+//! damaged tiles are drawn again), while a note is dragged (drawn live over
+//! the tiles), and across a zoom level (stand-ins first, then sharp).
 //!
 //! Tolerance, in one place: the images are compared in 8x8 pixel blocks;
 //! the mean absolute channel difference of every block must stay under
@@ -282,6 +282,55 @@ fn an_edit_redraws_only_the_tiles_it_touches() {
         stale > 2.0 * MAX_BLOCK_DIFF,
         "a moved note went unnoticed ({stale:.1})"
     );
+}
+
+#[test]
+fn a_note_dragged_while_zoomed_out_is_drawn_live_and_redraws_no_tile() {
+    let Some(mut rig) = Rig::new() else { return };
+    let mut f = Fixture::new();
+    let camera = camera_at(0.09, Vec2::new(2500.0, 2000.0));
+    let frame = |rig: &mut Rig, scene: &Scene| {
+        rig.target
+            .render(&rig.gpu, &mut rig.tiled, scene, &camera)
+            .unwrap()
+    };
+    while frame(&mut rig, &f.scene).tiles_pending > 0 {}
+    // Drag the top-left note (bound to its neighbour by a connector) left,
+    // out of the grid, 50 units a frame.
+    let id = f.notes[0].clone();
+    let mut geom = f.board.element(&id).unwrap().geom;
+    let mut redrawn = Vec::new();
+    for _ in 0..12 {
+        geom.x -= 50.0;
+        f.board.set_geometry(&id, geom).unwrap();
+        f.sync();
+        let stats = frame(&mut rig, &f.scene);
+        redrawn.push((stats.tiles_rendered, stats.live_over_tiles));
+    }
+    // The first frames draw the tiles it leaves; from the third on it (and
+    // its connector) are drawn live and no tile is drawn again.
+    assert!(redrawn[0].0 > 0, "{redrawn:?}");
+    assert!(
+        redrawn[2..]
+            .iter()
+            .all(|&(tiles, live)| tiles == 0 && live == 2),
+        "{redrawn:?}"
+    );
+    let (tiled, _) = rig.tiled(&f.scene, &camera);
+    assert_alike("dragging", &rig.live(&f.scene, &camera), &tiled);
+    // Once still, it goes back into the tiles.
+    let mut back = 0;
+    loop {
+        let stats = frame(&mut rig, &f.scene);
+        back += stats.tiles_rendered;
+        if stats.tiles_pending == 0 {
+            assert_eq!(stats.live_over_tiles, 0, "{stats:?}");
+            break;
+        }
+    }
+    assert!(back > 0, "its tiles were not drawn again");
+    let (tiled, _) = rig.tiled(&f.scene, &camera);
+    assert_alike("dropped", &rig.live(&f.scene, &camera), &tiled);
 }
 
 #[test]

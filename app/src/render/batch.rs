@@ -490,18 +490,34 @@ pub fn build_frame_with(
     scene: &Scene,
     camera: &Camera,
     paths: &mut PathCache,
-    mut glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
+    glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
 ) -> Frame {
-    let mut frame = Frame::default();
-    // Grown by the two pixels antialiased edges reach past an element's
-    // bounds, so an element just outside still draws its fringe (tiles
-    // meet at such edges).
-    let visible = scene.query_rect(
+    build_frame_of(cull(scene, camera), camera, paths, glyphs)
+}
+
+/// What `camera` sees of `scene`, back to front. The view is grown by the
+/// two pixels antialiased edges reach past an element's bounds, so an
+/// element just outside still draws its fringe (tiles meet at such edges).
+pub fn cull<'a>(scene: &'a Scene, camera: &Camera) -> Vec<&'a SceneElement> {
+    scene.query_rect(
         &camera
             .visible_world_rect()
             .expand(2.0 * camera.units_per_pixel()),
-    );
-    frame.visible_elements = visible.len();
+    )
+}
+
+/// [`build_frame_with`] for elements already chosen (back to front): what
+/// is left after culling, or the few drawn live over cached tiles.
+pub fn build_frame_of(
+    visible: Vec<&SceneElement>,
+    camera: &Camera,
+    paths: &mut PathCache,
+    mut glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
+) -> Frame {
+    let mut frame = Frame {
+        visible_elements: visible.len(),
+        ..Frame::default()
+    };
     let units_per_pixel = camera.units_per_pixel();
     let level = path_level(camera.pixels_per_unit());
     frame.path_level = level;

@@ -44,12 +44,13 @@ mod text;
 pub mod tile_cache;
 pub mod tiles;
 
+use std::collections::HashSet;
 use std::num::NonZeroU64;
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::camera::Camera;
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneElement};
 use batch::{Draw, Frame, PathCache, PathVertex, ShapeInstance};
 
 pub use offscreen::{FrameTiming, GpuContext, OffscreenTarget};
@@ -165,6 +166,8 @@ pub struct FrameStats {
     /// around the view, drawn ahead for a pan): the caller should draw
     /// another frame soon.
     pub tiles_pending: usize,
+    /// Elements drawn live over the tiles: those changing frame after frame.
+    pub live_over_tiles: usize,
 }
 
 /// Owns the pipelines and buffers; see the module docs.
@@ -198,6 +201,9 @@ pub struct Renderer {
     tiles: Option<Box<tile_cache::TileCache>>,
     /// This frame is drawn from tiles.
     tiled: bool,
+    /// Elements not to draw (a tile renderer leaves out what is drawn live
+    /// over the tiles).
+    skip: HashSet<String>,
 }
 
 impl Renderer {
@@ -348,6 +354,7 @@ impl Renderer {
             format,
             tiles: None,
             tiled: false,
+            skip: HashSet::new(),
         }
     }
 
@@ -394,7 +401,17 @@ impl Renderer {
             && let Some(placed) = tiles::visible(camera)
         {
             let t = cache.prepare(scene, &placed, &tiles::around(camera));
+            // What changes frame after frame (a note being dragged) is left
+            // out of the tiles and drawn live over them.
+            let view = camera.visible_world_rect();
+            let ids: Vec<String> = cache.live_ids().map(str::to_owned).collect();
+            let live: Vec<&SceneElement> = scene
+                .in_order(ids.iter().map(String::as_str))
+                .into_iter()
+                .filter(|e| e.bounds.intersects(&view))
+                .collect();
             self.tiled = true;
+            let drawn = self.prepare_elements(scene, camera, live);
             return FrameStats {
                 visible_elements: t.elements,
                 instances: t.instances,
@@ -402,10 +419,26 @@ impl Renderer {
                 tiles: t.visible,
                 tiles_rendered: t.rendered,
                 tiles_pending: t.pending,
-                ..FrameStats::default()
+                live_over_tiles: drawn.visible_elements,
+                ..drawn
             };
         }
         self.tiled = false;
+        let mut visible = batch::cull(scene, camera);
+        if !self.skip.is_empty() {
+            visible.retain(|e| !self.skip.contains(e.id()));
+        }
+        self.prepare_elements(scene, camera, visible)
+    }
+
+    /// Builds and uploads the instances, paths and text of `visible` (back
+    /// to front) for this frame.
+    fn prepare_elements(
+        &mut self,
+        scene: &Scene,
+        camera: &Camera,
+        visible: Vec<&SceneElement>,
+    ) -> FrameStats {
         self.path_cache.collect(scene);
         let Frame {
             instances,
@@ -416,7 +449,7 @@ impl Renderer {
         } = {
             let text = &mut self.text;
             text.begin();
-            batch::build_frame_with(scene, camera, &mut self.path_cache, |el, index, item| {
+            batch::build_frame_of(visible, camera, &mut self.path_cache, |el, index, item| {
                 text.offer(el, index, item, camera)
             })
         };
@@ -522,11 +555,10 @@ impl Renderer {
             pass.set_pipeline(&self.grid);
             pass.draw(0..4, 0..self.dots);
         }
-        if self.tiled {
-            if let Some(cache) = &self.tiles {
-                cache.draw(pass);
-            }
-            return;
+        if self.tiled
+            && let Some(cache) = &self.tiles
+        {
+            cache.draw(pass);
         }
         // What is bound: 1 shapes, 2 cached paths, 3 gathered paths.
         let mut bound = 0;

@@ -6,7 +6,7 @@
 //! texture, so sampling and blending them over the dot grid gives what
 //! drawing the elements there directly gives, up to filtering.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytemuck::{Pod, Zeroable};
 
@@ -29,6 +29,12 @@ const MAX_TILES: usize = 768;
 /// software rasteriser draws ~1,000 of them in ~10 ms, BENCHMARKS.md).
 const RENDERS_PER_FRAME: usize = 3;
 const ELEMENTS_PER_FRAME: usize = 1_000;
+/// Most elements drawn live over the tiles at once (see
+/// [`TileCache::invalidate`]); beyond them changes just redraw tiles.
+const MAX_LIVE: usize = 64;
+/// Frames an element drawn live must stay unchanged before it goes back
+/// into the tiles.
+const COOL_FRAMES: u64 = 8;
 /// How many levels up (coarser) to look for a stand-in.
 const STAND_IN_LEVELS: i32 = 3;
 
@@ -91,6 +97,10 @@ pub struct TileCache {
     instances: GrowingBuffer,
     /// The tile each of this frame's quads samples, in instance order.
     shown: Vec<TileKey>,
+    /// Elements drawn live over the tiles, with the last frame they changed.
+    live: HashMap<String, u64>,
+    /// Elements changed in the last frame or this one, with that frame.
+    recent: HashMap<String, u64>,
 }
 
 impl TileCache {
@@ -186,6 +196,8 @@ impl TileCache {
             sampler,
             instances: GrowingBuffer::default(),
             shown: Vec::new(),
+            live: HashMap::new(),
+            recent: HashMap::new(),
         }
     }
 
@@ -243,6 +255,8 @@ impl TileCache {
                 stats.elements += drawn.visible_elements;
             }
         }
+        // Live elements go back into the tiles only in frames drawn later.
+        stats.pending += self.live.len();
         self.evict();
         self.instances.write_tail(
             &self.device,
@@ -282,24 +296,76 @@ impl TileCache {
     }
 
     /// Marks the tiles the scene's changes since the last frame touch (all
-    /// of them for another scene, or one that moved on too far).
+    /// of them for another scene, or one that moved on too far), and keeps
+    /// track of what changes frame after frame: an element changed in two
+    /// frames in a row is "live", left out of the tiles and drawn over them
+    /// each frame, so dragging it redraws no tile; once it has been still
+    /// for [`COOL_FRAMES`] frames its tiles are drawn again with it.
     fn invalidate(&mut self, scene: &Scene) {
+        let frame = self.frame;
+        let mut damaged: Vec<Rect> = Vec::new();
         match self.stamp.and_then(|s| scene.damage_since(s)) {
-            Some([]) => {}
             Some(damage) => {
-                for (key, tile) in &mut self.tiles {
-                    if tile.valid && damage.iter().any(|r| tiles::is_damaged(key, r)) {
-                        tile.valid = false;
+                let live_before: HashSet<&str> = self.live.keys().map(String::as_str).collect();
+                let mut now_live: Vec<String> = Vec::new();
+                for d in damage {
+                    if live_before.contains(d.id.as_str()) {
+                        // Not in any tile: nothing to redraw.
+                        now_live.push(d.id.clone());
+                        continue;
                     }
+                    // Tiles drop (or take) it this once.
+                    damaged.push(d.bounds);
+                    let again = self.recent.get(&d.id).is_some_and(|&f| f + 1 == frame);
+                    if again && live_before.len() + now_live.len() < MAX_LIVE {
+                        now_live.push(d.id.clone());
+                    }
+                    self.recent.insert(d.id.clone(), frame);
+                }
+                for id in now_live {
+                    self.live.insert(id, frame);
                 }
             }
             None => {
                 for tile in self.tiles.values_mut() {
                     tile.valid = false;
                 }
+                self.live.clear();
+                self.recent.clear();
             }
         }
+        // Still long enough: back into the tiles where it is now.
+        let cooled: Vec<String> = self
+            .live
+            .iter()
+            .filter(|(_, f)| frame - **f > COOL_FRAMES)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in cooled {
+            self.live.remove(&id);
+            if let Some(el) = scene.get(&id) {
+                damaged.push(el.bounds);
+            }
+        }
+        self.recent.retain(|_, f| *f + 1 >= frame);
+        if !damaged.is_empty() {
+            for (key, tile) in &mut self.tiles {
+                if tile.valid && damaged.iter().any(|r| tiles::is_damaged(key, r)) {
+                    tile.valid = false;
+                }
+            }
+        }
+        if self.content.skip.len() != self.live.len()
+            || self.live.keys().any(|id| !self.content.skip.contains(id))
+        {
+            self.content.skip = self.live.keys().cloned().collect();
+        }
         self.stamp = Some(scene.stamp());
+    }
+
+    /// Ids of the elements drawn live over the tiles this frame.
+    pub fn live_ids(&self) -> impl Iterator<Item = &str> {
+        self.live.keys().map(String::as_str)
     }
 
     /// What can be shown in place of `key` until it is drawn: the part of a

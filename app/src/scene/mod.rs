@@ -142,6 +142,13 @@ impl Default for SceneId {
     }
 }
 
+/// One entry of the damage log: an element left or took `bounds`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Damage {
+    pub id: String,
+    pub bounds: Rect,
+}
+
 /// A point in a scene's history: what a cache was last brought up to date
 /// with ([`Scene::stamp`], [`Scene::damage_since`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +163,7 @@ pub struct Scene {
     id: SceneId,
     /// World bounds of elements that left or entered the scene, oldest
     /// first; `damage[0]` is number `damage_start` in the scene's history.
-    damage: Vec<Rect>,
+    damage: Vec<Damage>,
     damage_start: u64,
     elements: HashMap<String, SceneElement>,
     order: BTreeMap<OrderKey, String>,
@@ -270,12 +277,15 @@ impl Scene {
     }
 
     /// Logs world bounds whose pixels changed (see the module docs).
-    fn damaged(&mut self, bounds: Rect) {
+    fn damaged(&mut self, id: &str, bounds: Rect) {
         if self.damage.len() >= MAX_DAMAGE {
             self.damage_start += self.damage.len() as u64;
             self.damage.clear();
         }
-        self.damage.push(bounds);
+        self.damage.push(Damage {
+            id: id.to_owned(),
+            bounds,
+        });
     }
 
     /// Where the scene's history stands now.
@@ -286,10 +296,10 @@ impl Scene {
         }
     }
 
-    /// World bounds that changed since `stamp`: `None` when `stamp` is from
-    /// another scene or so old that the log no longer reaches it (redraw
+    /// What changed since `stamp`: `None` when `stamp` is from another
+    /// scene or so old that the log no longer reaches it (redraw
     /// everything).
-    pub fn damage_since(&self, stamp: SceneStamp) -> Option<&[Rect]> {
+    pub fn damage_since(&self, stamp: SceneStamp) -> Option<&[Damage]> {
         if stamp.scene != self.id || stamp.seq < self.damage_start {
             return None;
         }
@@ -298,7 +308,7 @@ impl Scene {
     }
 
     fn insert(&mut self, entry: SceneElement) {
-        self.damaged(entry.bounds);
+        self.damaged(&entry.element.id, entry.bounds);
         self.link(&entry);
         if let Some(r) = entry.indexed {
             self.index.insert(entry.element.id.clone(), r);
@@ -308,7 +318,7 @@ impl Scene {
 
     fn remove(&mut self, id: &str) -> Option<SceneElement> {
         let entry = self.elements.remove(id)?;
-        self.damaged(entry.bounds);
+        self.damaged(id, entry.bounds);
         self.order.remove(&entry.order);
         if let Some(r) = entry.indexed {
             self.index.remove(id, r);
@@ -379,6 +389,11 @@ impl Scene {
     /// world coordinates), back to front.
     pub fn query_rect(&self, rect: &Rect) -> Vec<&SceneElement> {
         self.sorted(self.index.intersecting(rect))
+    }
+
+    /// The elements among `ids` that exist, back to front.
+    pub fn in_order<'a>(&'a self, ids: impl Iterator<Item = &'a str>) -> Vec<&'a SceneElement> {
+        self.sorted(ids)
     }
 
     /// Elements whose visible bounds lie wholly inside `rect`, back to front.

@@ -553,11 +553,15 @@ fn damage_covers_where_an_element_was_and_where_it_went() {
         .scene
         .damage_since(stamp)
         .expect("same scene, recent stamp");
+    assert!(damage.iter().all(|d| d.id == id), "{damage:?}");
     assert!(
-        damage.iter().any(|r| r.contains_rect(&before)),
+        damage.iter().any(|d| d.bounds.contains_rect(&before)),
         "{damage:?}"
     );
-    assert!(damage.iter().any(|r| r.contains_rect(&after)), "{damage:?}");
+    assert!(
+        damage.iter().any(|d| d.bounds.contains_rect(&after)),
+        "{damage:?}"
+    );
     // Caught up: nothing new.
     assert_eq!(f.scene.damage_since(f.scene.stamp()), Some(&[][..]));
     // A stamp from another scene is no use here.
