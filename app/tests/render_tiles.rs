@@ -2,8 +2,8 @@
 //! (`render::tiles`); these tests hold the tiled picture to the live one,
 //! drawn element by element with the same renderer, on a real GPU adapter
 //! (Mesa's lavapipe in CI): at rest, after a pan, after an edit (only the
-//! damaged tiles are drawn again), while a note is dragged (drawn live over
-//! the tiles), and across a zoom level (stand-ins first, then sharp).
+//! damaged tiles are drawn again), while a note is moved every frame (drawn
+//! live over the tiles), and across a zoom level (stand-ins first, then sharp).
 //!
 //! Tolerance, in one place: the images are compared in 8x8 pixel blocks;
 //! the mean absolute channel difference of every block must stay under
@@ -285,7 +285,7 @@ fn an_edit_redraws_only_the_tiles_it_touches() {
 }
 
 #[test]
-fn a_note_dragged_while_zoomed_out_is_drawn_live_and_redraws_no_tile() {
+fn a_note_moved_every_frame_is_drawn_live_and_redraws_no_tile() {
     let Some(mut rig) = Rig::new() else { return };
     let mut f = Fixture::new();
     let camera = camera_at(0.09, Vec2::new(2500.0, 2000.0));
@@ -295,8 +295,9 @@ fn a_note_dragged_while_zoomed_out_is_drawn_live_and_redraws_no_tile() {
             .unwrap()
     };
     while frame(&mut rig, &f.scene).tiles_pending > 0 {}
-    // Drag the top-left note (bound to its neighbour by a connector) left,
-    // out of the grid, 50 units a frame.
+    // Move the top-left note (bound to its neighbour by a connector) left,
+    // out of the grid, 50 units a frame: a stream of edits, as another
+    // client dragging it live would send.
     let id = f.notes[0].clone();
     let mut geom = f.board.element(&id).unwrap().geom;
     let mut redrawn = Vec::new();
@@ -317,7 +318,7 @@ fn a_note_dragged_while_zoomed_out_is_drawn_live_and_redraws_no_tile() {
         "{redrawn:?}"
     );
     let (tiled, _) = rig.tiled(&f.scene, &camera);
-    assert_alike("dragging", &rig.live(&f.scene, &camera), &tiled);
+    assert_alike("moving", &rig.live(&f.scene, &camera), &tiled);
     // Once still, it goes back into the tiles.
     let mut back = 0;
     loop {
@@ -330,7 +331,7 @@ fn a_note_dragged_while_zoomed_out_is_drawn_live_and_redraws_no_tile() {
     }
     assert!(back > 0, "its tiles were not drawn again");
     let (tiled, _) = rig.tiled(&f.scene, &camera);
-    assert_alike("dropped", &rig.live(&f.scene, &camera), &tiled);
+    assert_alike("still", &rig.live(&f.scene, &camera), &tiled);
 }
 
 #[test]

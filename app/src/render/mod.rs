@@ -401,8 +401,9 @@ impl Renderer {
             && let Some(placed) = tiles::visible(camera)
         {
             let t = cache.prepare(scene, &placed, &tiles::around(camera));
-            // What changes frame after frame (a note being dragged) is left
-            // out of the tiles and drawn live over them.
+            // What changes frame after frame (a note being typed into, or
+            // moved live by another client) is left out of the tiles and
+            // drawn live over them.
             let view = camera.visible_world_rect();
             let ids: Vec<String> = cache.live_ids().map(str::to_owned).collect();
             let live: Vec<&SceneElement> = scene

@@ -300,7 +300,9 @@ impl TileCache {
     /// track of what changes frame after frame: an element changed in two
     /// frames in a row is "live", left out of the tiles and drawn over them
     /// each frame, so dragging it redraws no tile; once it has been still
-    /// for [`COOL_FRAMES`] frames its tiles are drawn again with it.
+    /// for [`COOL_FRAMES`] frames its tiles are drawn again with it. (The
+    /// app's own drag commits once, on release; streams of edits come from
+    /// typing and from other clients.)
     fn invalidate(&mut self, scene: &Scene) {
         let frame = self.frame;
         let mut damaged: Vec<Rect> = Vec::new();
