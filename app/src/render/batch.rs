@@ -480,19 +480,7 @@ impl Batcher {
 /// here, at the camera's level of detail, for elements that are new or
 /// changed since they were last drawn.
 pub fn build_frame(scene: &Scene, camera: &Camera, paths: &mut PathCache) -> Frame {
-    build_frame_with(scene, camera, paths, |_, _, _| false)
-}
-
-/// [`build_frame`], offering each visible text item to `glyphs` (element,
-/// item index, item) first: when it returns true the item is drawn as
-/// glyphs by the caller and gets no level-of-detail bars here.
-pub fn build_frame_with(
-    scene: &Scene,
-    camera: &Camera,
-    paths: &mut PathCache,
-    glyphs: impl FnMut(&SceneElement, usize, &TextItem) -> bool,
-) -> Frame {
-    build_frame_of(cull(scene, camera), camera, paths, glyphs)
+    build_frame_of(cull(scene, camera), camera, paths, |_, _, _| false)
 }
 
 /// What `camera` sees of `scene`, back to front. The view is grown by the
@@ -506,8 +494,11 @@ pub fn cull<'a>(scene: &'a Scene, camera: &Camera) -> Vec<&'a SceneElement> {
     )
 }
 
-/// [`build_frame_with`] for elements already chosen (back to front): what
-/// is left after culling, or the few drawn live over cached tiles.
+/// [`build_frame`] for elements already chosen (back to front: what is
+/// left after culling, or the few drawn live over cached tiles), offering
+/// each text item to `glyphs` (element, item index, item) first: when it
+/// returns true the item is drawn as glyphs by the caller and gets no
+/// level-of-detail bars here.
 pub fn build_frame_of(
     visible: Vec<&SceneElement>,
     camera: &Camera,

@@ -374,11 +374,6 @@ impl Renderer {
         }
     }
 
-    /// Tiles held by the cache (0 without one).
-    pub fn cached_tiles(&self) -> usize {
-        self.tiles.as_ref().map_or(0, |t| t.len())
-    }
-
     /// What the render pass must clear to: the canvas background, in the
     /// linear values wgpu expects for sRGB targets.
     pub fn clear_color() -> wgpu::Color {

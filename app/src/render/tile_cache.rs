@@ -476,15 +476,6 @@ impl TileCache {
         }
     }
 
-    /// Tiles kept (for tests and logs).
-    pub fn len(&self) -> usize {
-        self.tiles.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tiles.is_empty()
-    }
-
     /// Draws this frame's tiles into `pass`, whose group 0 is already bound.
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>) {
         let Some(quads) = &self.instances.buffer else {
