@@ -251,44 +251,28 @@ impl Renderer {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let blend = wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING;
+        let target = PipelineTarget {
+            format,
+            sample_count,
+        };
         let pipeline = |label: &str,
                         vs: &str,
                         fs: &str,
                         buffers: &[Option<wgpu::VertexBufferLayout>],
-                        topology: wgpu::PrimitiveTopology,
-                        blend: Option<wgpu::BlendState>| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(label),
-                layout: Some(&pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &shader,
-                    entry_point: Some(vs),
-                    compilation_options: Default::default(),
+                        topology: wgpu::PrimitiveTopology| {
+            canvas_pipeline(
+                device,
+                &pipeline_layout,
+                &shader,
+                target,
+                PipelineStages {
+                    label,
+                    vs,
+                    fs,
                     buffers,
-                },
-                primitive: wgpu::PrimitiveState {
                     topology,
-                    ..Default::default()
                 },
-                depth_stencil: None,
-                multisample: wgpu::MultisampleState {
-                    count: sample_count,
-                    ..Default::default()
-                },
-                fragment: Some(wgpu::FragmentState {
-                    module: &shader,
-                    entry_point: Some(fs),
-                    compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format,
-                        blend,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+            )
         };
         let grid = pipeline(
             "grid dots",
@@ -296,7 +280,6 @@ impl Renderer {
             "dot_fs",
             &[],
             wgpu::PrimitiveTopology::TriangleStrip,
-            Some(blend),
         );
         let shape_attrs = wgpu::vertex_attr_array![
             0 => Float32x2, 1 => Float32x2, 2 => Float32, 3 => Float32, 4 => Float32,
@@ -313,7 +296,6 @@ impl Renderer {
                 attributes: &shape_attrs,
             })],
             wgpu::PrimitiveTopology::TriangleStrip,
-            Some(blend),
         );
         let path_attrs = wgpu::vertex_attr_array![
             0 => Float32x2, 1 => Unorm8x4, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2,
@@ -329,7 +311,6 @@ impl Renderer {
                 attributes: &path_attrs,
             })],
             wgpu::PrimitiveTopology::TriangleList,
-            Some(blend),
         );
         Renderer {
             device: device.clone(),
@@ -604,6 +585,64 @@ impl Renderer {
         // All glyph text last: glyphon draws it in one call (module docs).
         self.text.draw(pass);
     }
+}
+
+/// What a canvas pipeline draws into.
+#[derive(Clone, Copy)]
+struct PipelineTarget {
+    format: wgpu::TextureFormat,
+    sample_count: u32,
+}
+
+/// Which entry points of the canvas shader a pipeline runs, on what.
+struct PipelineStages<'a> {
+    label: &'a str,
+    vs: &'a str,
+    fs: &'a str,
+    buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+    topology: wgpu::PrimitiveTopology,
+}
+
+/// A pipeline of the canvas shader: every canvas pipeline (grid, shapes,
+/// paths, tiles) blends premultiplied colour the same way.
+fn canvas_pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    shader: &wgpu::ShaderModule,
+    target: PipelineTarget,
+    stages: PipelineStages<'_>,
+) -> wgpu::RenderPipeline {
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(stages.label),
+        layout: Some(layout),
+        vertex: wgpu::VertexState {
+            module: shader,
+            entry_point: Some(stages.vs),
+            compilation_options: Default::default(),
+            buffers: stages.buffers,
+        },
+        primitive: wgpu::PrimitiveState {
+            topology: stages.topology,
+            ..Default::default()
+        },
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState {
+            count: target.sample_count,
+            ..Default::default()
+        },
+        fragment: Some(wgpu::FragmentState {
+            module: shader,
+            entry_point: Some(stages.fs),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format: target.format,
+                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
 }
 
 /// A GPU buffer mirroring a CPU array that only grows (between compactions).

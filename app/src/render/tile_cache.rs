@@ -141,41 +141,26 @@ impl TileCache {
             immediate_size: 0,
         });
         let attrs = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4];
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("tiles"),
-            layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: shader,
-                entry_point: Some("tile_vs"),
-                compilation_options: Default::default(),
+        let pipeline = super::canvas_pipeline(
+            device,
+            &pipeline_layout,
+            shader,
+            super::PipelineTarget {
+                format,
+                sample_count,
+            },
+            super::PipelineStages {
+                label: "tiles",
+                vs: "tile_vs",
+                fs: "tile_fs",
                 buffers: &[Some(wgpu::VertexBufferLayout {
                     array_stride: std::mem::size_of::<TileInstance>() as u64,
                     step_mode: wgpu::VertexStepMode::Instance,
                     attributes: &attrs,
                 })],
-            },
-            primitive: wgpu::PrimitiveState {
                 topology: wgpu::PrimitiveTopology::TriangleStrip,
-                ..Default::default()
             },
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState {
-                count: sample_count,
-                ..Default::default()
-            },
-            fragment: Some(wgpu::FragmentState {
-                module: shader,
-                entry_point: Some("tile_fs"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        );
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("tiles"),
             mag_filter: wgpu::FilterMode::Linear,
