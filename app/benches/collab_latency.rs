@@ -131,8 +131,8 @@ fn main() {
             .spawn()
             .unwrap(),
     );
-    let win_a = s.window_of(app_a.0.id());
-    let win_b = s.window_of(app_b.0.id());
+    let win_a = s.window_of(&mut app_a, None);
+    let win_b = s.window_of(&mut app_b, None);
     s.place(&win_a, 0, 0, 640, 800);
     s.place(&win_b, 640, 0, 640, 800);
     s.focus(&win_a);

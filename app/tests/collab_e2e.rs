@@ -291,8 +291,8 @@ fn two_apps_collaborate_through_a_server_restart() {
     write_profile(&data_c, "Cleo", "#3f51b5");
     let mut app_a = s.spawn(&["join", &editor], &data_a, &dir.path().join("a.log"));
     let mut app_b = s.spawn(&["join", &editor], &data_b, &dir.path().join("b.log"));
-    let win_a = s.window_of(app_a.0.id());
-    let win_b = s.window_of(app_b.0.id());
+    let win_a = s.window_of(&mut app_a, Some(&dir.path().join("a.log")));
+    let win_b = s.window_of(&mut app_b, Some(&dir.path().join("b.log")));
     s.place(&win_a, 0, 0, 640, 800);
     s.place(&win_b, 640, 0, 640, 800);
 
@@ -415,7 +415,7 @@ fn two_apps_collaborate_through_a_server_restart() {
     let status = wait_exit(&mut app_a);
     assert!(status.success(), "A exited with {status}");
     app_a = s.spawn(&["join", &editor], &data_a, &dir.path().join("a2.log"));
-    let win_a = s.window_of(app_a.0.id());
+    let win_a = s.window_of(&mut app_a, Some(&dir.path().join("a2.log")));
     s.place(&win_a, 0, 0, 640, 800);
     server = start_server(&server_data, &addr);
     let mut expected = merged.clone();
@@ -434,7 +434,7 @@ fn two_apps_collaborate_through_a_server_restart() {
 
     // A viewer's app: view only, and nothing it tries reaches anyone.
     let mut app_c = s.spawn(&["join", &viewer], &data_c, &dir.path().join("c.log"));
-    let win_c = s.window_of(app_c.0.id());
+    let win_c = s.window_of(&mut app_c, Some(&dir.path().join("c.log")));
     s.place(&win_c, 320, 100, 640, 600);
     wait_until(&s, "the viewer's window to say view only", || {
         s.window_name(&win_c).contains("view only")

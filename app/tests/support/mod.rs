@@ -227,8 +227,11 @@ impl Session {
         Guard(child)
     }
 
-    /// The window of process `pid` (apps on one display may share a title).
-    pub fn window_of(&self, pid: u32) -> String {
+    /// The window of `app` (apps on one display may share a title). An app
+    /// that exits or shows no window in time fails the test, with the last
+    /// lines of `log` (its stderr, as [`Session::spawn`] writes it) if given.
+    pub fn window_of(&self, app: &mut Guard, log: Option<&Path>) -> String {
+        let pid = app.0.id();
         let deadline = Instant::now() + WAIT;
         loop {
             let out = self
@@ -247,7 +250,20 @@ impl Session {
             if let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next() {
                 return id.to_owned();
             }
-            assert!(Instant::now() < deadline, "process {pid} shows no window");
+            let exited = app.0.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                let text = log
+                    .and_then(|l| std::fs::read_to_string(l).ok())
+                    .unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+                match exited {
+                    Some(status) => panic!(
+                        "process {pid} exited ({status}) before showing a window; its log:\n{tail}"
+                    ),
+                    None => panic!("process {pid} shows no window; its log:\n{tail}"),
+                }
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
