@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use yrs::updates::decoder::Decode;
 use yrs::{
     Any, ClientID, Doc, Map, MapRef, OffsetKind, Options, Origin, Out, ReadTxn, StateVector,
-    Transact, Update,
+    Transact, Update, WriteTxn,
 };
 
 use crate::element::{Body, Element, End, read_element};
+use crate::holdback::{Gap, Holdback, first_gap, lower_bounds};
 use crate::schema::{
     Kind, ROOT_ELEMENTS, ROOT_META, ROOT_TIMER, ROOT_VOTES, SCHEMA_VERSION, meta_key,
 };
@@ -61,6 +62,33 @@ pub enum UpdateError {
     Decode(String),
     #[error("update could not be applied: {0}")]
     Apply(String),
+    /// yrs panicked while integrating the update (the panic was caught).
+    #[error("the CRDT engine rejected the update")]
+    EnginePanic,
+    /// Refused by [`Board::apply_update_in_order`]: the update starts past
+    /// what the board has of one of its clients.
+    #[error(
+        "the update depends on changes this board does not have (client {} from clock {}, the board has {})",
+        .0.client, .0.starts, .0.have
+    )]
+    OutOfOrder(Gap),
+    /// Integrated by [`Board::apply_update_in_order`], but parts of it refer
+    /// to items the board does not have, and yrs keeps them pending.
+    #[error("the update refers to items this board does not have")]
+    Incomplete,
+}
+
+impl UpdateError {
+    /// Whether the board may hold part of the update after this error (yrs
+    /// stopped or panicked mid-integration, or kept a pending remnant): its
+    /// owner should discard the in-memory document and reload it from a
+    /// trusted copy (storage, the board's file) rather than go on with it.
+    pub fn leaves_document_suspect(&self) -> bool {
+        matches!(
+            self,
+            UpdateError::Apply(_) | UpdateError::EnginePanic | UpdateError::Incomplete
+        )
+    }
 }
 
 /// Board-wide fields.
@@ -91,16 +119,11 @@ pub struct Board {
     warned: Mutex<HashSet<String>>,
     /// Updates that arrived before an earlier update of the same client; see
     /// [`Board::apply_update`].
-    deferred: Vec<(Update, &'static str)>,
+    deferred: Holdback,
 }
 
 /// How many distinct data problems a board logs before it stops logging them.
 const MAX_WARNINGS: usize = 10_000;
-
-/// How many out-of-order updates a board holds back before dropping the
-/// oldest: a peer that never sends the missing piece must not grow memory
-/// without bound. A later full sync (state vector exchange) heals the gap.
-const MAX_DEFERRED: usize = 4096;
 
 /// The highest `z` ever seen (an upper bound: deleting the top element does
 /// not lower it, which is harmless).
@@ -173,7 +196,7 @@ impl Board {
             next_id: 0,
             z_bounds,
             warned: Mutex::new(HashSet::new()),
-            deferred: Vec::new(),
+            deferred: Holdback::default(),
         }
     }
 
@@ -249,47 +272,79 @@ impl Board {
         update: &[u8],
         origin: &'static str,
     ) -> Result<(), UpdateError> {
+        let len = update.len();
         let update = decode_update(update)?;
-        if !self.is_ready(&update) {
-            if self.deferred.len() >= MAX_DEFERRED {
-                tracing::warn!("too many out-of-order updates held back; dropping the oldest");
-                self.deferred.remove(0);
+        let lower = lower_bounds(&update);
+        if let Some(gap) = first_gap(&lower, &self.state_vector()) {
+            let dropped = self.deferred.hold(update, origin, len, lower, gap);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    held = self.deferred.len(),
+                    bytes = self.deferred.bytes(),
+                    "too many out-of-order updates held back; dropped the oldest"
+                );
             }
-            self.deferred.push((update, origin));
             return Ok(());
         }
         self.integrate(update, origin)?;
-        while let Some(i) = self.deferred.iter().position(|(u, _)| self.is_ready(u)) {
-            let (next, origin) = self.deferred.swap_remove(i);
-            if let Err(e) = self.integrate(next, origin) {
-                tracing::warn!("dropped a held-back update: {e}");
+        while !self.deferred.is_empty() {
+            let ready = self.deferred.release(&self.state_vector());
+            if ready.is_empty() {
+                break;
+            }
+            for (next, origin) in ready {
+                if let Err(e) = self.integrate(next, origin) {
+                    tracing::warn!("dropped a held-back update: {e}");
+                }
             }
         }
         Ok(())
     }
 
-    /// Whether every client's part of `update` starts at or before what we hold.
-    fn is_ready(&self, update: &Update) -> bool {
-        let have = self.state_vector();
-        update
-            .state_vector_lower()
-            .iter()
-            .all(|(client, clock)| *clock <= have.get(client))
+    /// Applies an update only if it can be integrated now, as the sync
+    /// server does: an update that starts past what the board has of one of
+    /// its clients is refused whole ([`UpdateError::OutOfOrder`], nothing
+    /// applied), and one that leaves a pending remnant in yrs (it refers to
+    /// items the board does not have) is reported as
+    /// [`UpdateError::Incomplete`] after integration. Nothing is held back.
+    pub fn apply_update_in_order(&mut self, update: &[u8]) -> Result<(), UpdateError> {
+        let update = decode_update(update)?;
+        if let Some(gap) = first_gap(&lower_bounds(&update), &self.state_vector()) {
+            return Err(UpdateError::OutOfOrder(gap));
+        }
+        self.integrate(update, REMOTE_ORIGIN)?;
+        if self.doc.transact().has_missing_updates() {
+            return Err(UpdateError::Incomplete);
+        }
+        Ok(())
+    }
+
+    /// Drops whatever waits for changes that never arrived: the held-back
+    /// updates and yrs' pending structs and deletions. Returns how many
+    /// bytes of held-back updates that was (yrs' pending part is not
+    /// measured). The server calls it after loading a room, so that
+    /// [`Board::apply_update_in_order`] starts from a document with nothing
+    /// pending.
+    pub fn discard_unintegrated(&mut self) -> usize {
+        let bytes = self.deferred.bytes();
+        self.deferred.clear();
+        let mut txn = self.doc.transact_mut_with(REMOTE_ORIGIN);
+        drop(txn.prune_pending());
+        bytes
     }
 
     fn integrate(&mut self, update: Update, origin: &'static str) -> Result<(), UpdateError> {
         // yrs asserts on some malformed input instead of returning an error;
         // a hostile peer must not take the process down with it.
         let doc = &self.doc;
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let applied = crate::panics::catch_mut(|| {
             let mut txn = doc.transact_mut_with(origin);
             txn.apply_update(update)
-        }));
+        });
         match applied {
             Ok(result) => result.map_err(|e| UpdateError::Apply(e.to_string())),
-            Err(_) => Err(UpdateError::Apply(
-                "the update is malformed (rejected by the CRDT engine)".to_owned(),
-            )),
+            Err(()) => Err(UpdateError::EnginePanic),
         }
     }
 
@@ -576,9 +631,9 @@ impl Default for Board {
 /// on hostile bytes) into an error.
 pub(crate) fn decode_update(bytes: &[u8]) -> Result<Update, UpdateError> {
     crate::wire_check::check_update_v1(bytes).map_err(|e| UpdateError::Decode(e.to_string()))?;
-    match std::panic::catch_unwind(|| Update::decode_v1(bytes)) {
+    match crate::panics::catch(|| Update::decode_v1(bytes)) {
         Ok(Ok(update)) => Ok(update),
         Ok(Err(e)) => Err(UpdateError::Decode(e.to_string())),
-        Err(_) => Err(UpdateError::Decode("decoder rejected the bytes".to_owned())),
+        Err(()) => Err(UpdateError::Decode("decoder rejected the bytes".to_owned())),
     }
 }

@@ -74,6 +74,8 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Board, BytesError> {
     }
     let board = Board::from_update(bytes).map_err(|e| match e {
         UpdateError::Decode(r) | UpdateError::Apply(r) => BytesError::NotYjs(r),
+        UpdateError::OutOfOrder(_) | UpdateError::Incomplete => BytesError::Incomplete,
+        other @ UpdateError::EnginePanic => BytesError::NotYjs(other.to_string()),
     })?;
     if board.has_missing_updates() {
         return Err(BytesError::Incomplete);

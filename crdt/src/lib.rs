@@ -14,6 +14,7 @@ pub mod edit;
 pub mod element;
 pub mod file;
 pub mod grid;
+mod holdback;
 pub mod panics;
 pub mod protocol;
 pub mod schema;
@@ -31,6 +32,7 @@ pub use element::{Binding, Body, Element, End, Geometry, Style, StylePatch};
 pub use grid::{
     Axis, CellRef, CreatedGrid, Grid, GridView, Lane, NewGrid, NewLane, NewStage, Stage,
 };
+pub use holdback::Gap;
 pub use schema::{Align, Anchor, ArrowHead, Color, Kind, LaneRole, SCHEMA_VERSION, ShapeKind};
 
 #[cfg(test)]

@@ -90,6 +90,17 @@ pub struct Limits {
     /// Awareness client ids one member may publish presence for (a Yjs
     /// client normally has one). Default: 4.
     pub max_presence_clients: usize,
+    /// Largest single presence state (its JSON text, in UTF-8 bytes). An
+    /// awareness message carrying a longer one is refused by the codec on
+    /// both ends ([`FrameError::FieldTooLong`]), so it is never relayed.
+    /// The app's own states stay far below it (a pen stroke's 200 points
+    /// and a 200-element selection are under 10 KiB). Default: 16 KiB.
+    pub max_presence_bytes: usize,
+    /// Most bytes of presence (the JSON text of every state) a room holds;
+    /// a state that would take it past this is dropped, not relayed, so the
+    /// room's presence and a newcomer's snapshot of it stay bounded.
+    /// Default: 4 MiB.
+    pub max_room_presence_bytes: usize,
 }
 
 impl Limits {
@@ -104,6 +115,8 @@ impl Limits {
         message_burst: 600,
         hello_timeout: Duration::from_secs(10),
         max_presence_clients: 4,
+        max_presence_bytes: 16 * KIB as usize,
+        max_room_presence_bytes: 4 * MIB as usize,
     };
 
     pub fn with_max_frame_len(mut self, bytes: u32) -> Self {
@@ -150,6 +163,16 @@ impl Limits {
 
     pub fn with_max_presence_clients(mut self, clients: usize) -> Self {
         self.max_presence_clients = clients;
+        self
+    }
+
+    pub fn with_max_presence_bytes(mut self, bytes: usize) -> Self {
+        self.max_presence_bytes = bytes;
+        self
+    }
+
+    pub fn with_max_room_presence_bytes(mut self, bytes: usize) -> Self {
+        self.max_room_presence_bytes = bytes;
         self
     }
 }
@@ -630,7 +653,7 @@ fn decode_body(body: &[u8], limits: &Limits) -> Result<Frame, FrameError> {
             }))
         }
         frame_type::YJS => {
-            let frame = read_y_message(&mut r)?;
+            let frame = read_y_message(&mut r, limits)?;
             if !r.is_empty() {
                 return Err(FrameError::Malformed {
                     field: "y-protocols message",
@@ -668,7 +691,7 @@ fn read_string(
 }
 
 /// Reads one y-protocols message (as y-websocket sends it) into a frame.
-fn read_y_message(r: &mut Reader<'_>) -> Result<Frame, FrameError> {
+fn read_y_message(r: &mut Reader<'_>, limits: &Limits) -> Result<Frame, FrameError> {
     const FIELD: &str = "y-protocols message";
     let tag = r.read_var_uint().map_err(|e| FrameError::field(FIELD, e))?;
     match tag {
@@ -695,7 +718,7 @@ fn read_y_message(r: &mut Reader<'_>) -> Result<Frame, FrameError> {
             let payload = r
                 .read_var_bytes()
                 .map_err(|e| FrameError::field("awareness message", e))?;
-            Ok(Frame::Awareness(read_awareness_update(payload)?))
+            Ok(Frame::Awareness(read_awareness_update(payload, limits)?))
         }
         y_message::QUERY_AWARENESS => Ok(Frame::AwarenessQuery),
         y_message::AUTH => Err(FrameError::Malformed {
@@ -749,8 +772,9 @@ fn read_state_vector(bytes: &[u8]) -> Result<StateVector, FrameError> {
 
 /// An awareness update: count, then (client, clock, JSON state) entries.
 /// A state that is not JSON is refused here, because y-protocols in
-/// JavaScript throws on it and a relayed one would break every JS peer.
-fn read_awareness_update(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
+/// JavaScript throws on it and a relayed one would break every JS peer; so
+/// is one longer than [`Limits::max_presence_bytes`].
+fn read_awareness_update(bytes: &[u8], limits: &Limits) -> Result<AwarenessUpdate, FrameError> {
     const FIELD: &str = "awareness update";
     let mut r = Reader::new(bytes);
     let count = r.read_var_uint().map_err(|e| FrameError::field(FIELD, e))?;
@@ -761,6 +785,13 @@ fn read_awareness_update(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
         let json = r
             .read_var_str()
             .map_err(|e| FrameError::field("awareness state", e))?;
+        if json.len() > limits.max_presence_bytes {
+            return Err(FrameError::FieldTooLong {
+                field: "awareness state",
+                len: json.len(),
+                limit: limits.max_presence_bytes,
+            });
+        }
         if yrs::Any::from_json(json).is_err() {
             return Err(FrameError::Malformed {
                 field: "awareness state",
@@ -955,7 +986,7 @@ pub fn decode_presence_datagram(
     let channel = r
         .read_var_uint()
         .map_err(|e| FrameError::field("channel", e))?;
-    let frame = read_y_message(&mut r)?;
+    let frame = read_y_message(&mut r, limits)?;
     if !r.is_empty() {
         return Err(FrameError::Malformed {
             field: "datagram",

@@ -47,11 +47,22 @@ pub struct Room {
     board: Board,
     /// Latest presence per awareness client id, with the member that owns it.
     presence: BTreeMap<u64, PresenceEntry>,
+    /// Bytes of presence JSON in `presence`, bounded by
+    /// [`Limits::max_room_presence_bytes`].
+    presence_bytes: usize,
     /// An upper bound of the document's encoded size: exact at the last
     /// measurement plus every update applied since (updates overlap, so the
     /// sum over-estimates). Re-measured only when it nears the limit.
     approx_len: usize,
+    /// The document may hold part of a refused update (yrs panicked or
+    /// kept a pending remnant): the server must replace it with the stored
+    /// state ([`Room::replace_board`]) before serving anyone from it.
+    suspect: bool,
 }
+
+/// Presence JSON per awareness frame of a newcomer's snapshot: far under
+/// any frame limit, however many members the room has.
+pub const PRESENCE_BATCH_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 struct PresenceEntry {
@@ -73,7 +84,9 @@ impl Room {
         Room {
             board,
             presence: BTreeMap::new(),
+            presence_bytes: 0,
             approx_len,
+            suspect: false,
         }
     }
 
@@ -92,27 +105,87 @@ impl Room {
         &self.board
     }
 
+    /// Whether the document must be replaced before it serves anyone: it
+    /// may hold part of an update that was refused (see [`Room::replace_board`]).
+    pub fn is_suspect(&self) -> bool {
+        self.suspect
+    }
+
+    /// Replaces the document (with the room's stored state, after a refused
+    /// update left the old one suspect), keeping presence. Whatever waits
+    /// for changes that never arrived is dropped from the new document.
+    pub fn replace_board(&mut self, mut board: Board) {
+        board.discard_unintegrated();
+        self.approx_len = board.encode().len();
+        self.board = board;
+        self.suspect = false;
+    }
+
+    /// An upper bound of the document's encoded size, in bytes.
+    pub fn doc_len_estimate(&self) -> usize {
+        self.approx_len
+    }
+
+    /// Bytes of presence JSON the room holds.
+    pub fn presence_bytes(&self) -> usize {
+        self.presence_bytes
+    }
+
     /// Every current presence state, in client order.
     pub fn presence(&self) -> AwarenessUpdate {
         AwarenessUpdate {
-            clients: self
-                .presence
-                .iter()
-                .filter(|(_, e)| !e.is_removed())
-                .map(|(&client, e)| {
-                    (
-                        ClientID::new(client),
-                        AwarenessUpdateEntry {
-                            clock: e.clock,
-                            json: e.json.clone(),
-                        },
-                    )
-                })
-                .collect(),
+            clients: self.presence_entries().collect(),
         }
     }
 
+    /// Every current presence state in client order, cut into updates of at
+    /// most [`PRESENCE_BATCH_BYTES`] of JSON each (a single state is never
+    /// longer than [`Limits::max_presence_bytes`]), so that a newcomer's
+    /// snapshot never meets a frame limit. Empty when nobody has presence.
+    pub fn presence_batches(&self) -> Vec<AwarenessUpdate> {
+        let mut batches = Vec::new();
+        let mut batch = AwarenessUpdate {
+            clients: Default::default(),
+        };
+        let mut bytes = 0;
+        for (client, entry) in self.presence_entries() {
+            if bytes > 0 && bytes + entry.json.len() > PRESENCE_BATCH_BYTES {
+                batches.push(std::mem::replace(
+                    &mut batch,
+                    AwarenessUpdate {
+                        clients: Default::default(),
+                    },
+                ));
+                bytes = 0;
+            }
+            bytes += entry.json.len();
+            batch.clients.insert(client, entry);
+        }
+        if !batch.clients.is_empty() {
+            batches.push(batch);
+        }
+        batches
+    }
+
+    fn presence_entries(&self) -> impl Iterator<Item = (ClientID, AwarenessUpdateEntry)> + '_ {
+        self.presence
+            .iter()
+            .filter(|(_, e)| !e.is_removed())
+            .map(|(&client, e)| {
+                (
+                    ClientID::new(client),
+                    AwarenessUpdateEntry {
+                        clock: e.clock,
+                        json: e.json.clone(),
+                    },
+                )
+            })
+    }
+
     /// Applies a document update from a member, within the document limit.
+    /// Only updates the document can integrate now are taken: the server
+    /// holds nothing back (ARCHITECTURE.md, "Updates the room cannot
+    /// integrate are refused").
     fn apply_update(&mut self, update: &[u8], limits: &Limits) -> Result<(), Refusal> {
         if self.approx_len.saturating_add(update.len()) > limits.max_doc_len {
             self.approx_len = self.board.encode().len();
@@ -126,12 +199,16 @@ impl Room {
                 ));
             }
         }
-        self.board.apply_update(update).map_err(|e| {
-            Refusal::new(
+        if let Err(e) = self.board.apply_update_in_order(update) {
+            if e.leaves_document_suspect() {
+                tracing::warn!("a refused update may have left part of it in the document: {e}");
+                self.suspect = true;
+            }
+            return Err(Refusal::new(
                 ErrorCode::BadUpdate,
                 format!("update refused, nothing applied: {e}"),
-            )
-        })?;
+            ));
+        }
         self.approx_len = self.approx_len.saturating_add(update.len());
         Ok(())
     }
@@ -155,6 +232,7 @@ impl Room {
         entries.sort_unstable_by_key(|(c, _)| c.get());
         for (client, entry) in entries {
             let removal = entry.json.trim() == "null";
+            let held = self.presence.get(&client.get()).map_or(0, |e| e.json.len());
             let newer = match self.presence.get(&client.get()) {
                 Some(current) if current.owner != owner && !current.is_removed() => {
                     tracing::debug!(
@@ -173,7 +251,20 @@ impl Room {
                     owned < limits.max_presence_clients
                 }
             };
+            let total = self.presence_bytes - held + entry.json.len();
+            if newer && !removal && total > limits.max_room_presence_bytes {
+                tracing::warn!(
+                    member = owner,
+                    client = client.get(),
+                    bytes = entry.json.len(),
+                    room_bytes = self.presence_bytes,
+                    limit = limits.max_room_presence_bytes,
+                    "presence dropped: the room holds its maximum of presence"
+                );
+                continue;
+            }
             if newer {
+                self.presence_bytes = total;
                 self.presence.insert(
                     client.get(),
                     PresenceEntry {
@@ -193,10 +284,12 @@ impl Room {
         let mut removed = AwarenessUpdate {
             clients: Default::default(),
         };
+        let mut freed = 0;
         self.presence.retain(|&client, e| {
             if e.owner != owner {
                 return true;
             }
+            freed += e.json.len();
             if !e.is_removed() {
                 removed.clients.insert(
                     ClientID::new(client),
@@ -208,6 +301,7 @@ impl Room {
             }
             false
         });
+        self.presence_bytes -= freed;
         (!removed.clients.is_empty()).then_some(removed)
     }
 }
@@ -217,6 +311,8 @@ impl std::fmt::Debug for Room {
         f.debug_struct("Room")
             .field("board", &self.board)
             .field("presence", &self.presence.len())
+            .field("presence_bytes", &self.presence_bytes)
+            .field("suspect", &self.suspect)
             .finish_non_exhaustive()
     }
 }
@@ -272,6 +368,8 @@ pub struct ServerMember {
     rate: TokenBucket,
     client_name: String,
     events: VecDeque<MemberEvent>,
+    /// It has asked for the room's state (sync step 1) and been answered.
+    synced: bool,
 }
 
 impl ServerMember {
@@ -291,7 +389,19 @@ impl ServerMember {
             rate: TokenBucket::new(limits.messages_per_second, limits.message_burst, now),
             client_name: String::new(),
             events: VecDeque::new(),
+            synced: false,
         }
+    }
+
+    /// Whether the member's sync step 1 has been answered. Until then, its
+    /// next frames may ask for the whole document (costly on a large board).
+    pub fn has_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Bytes received and not yet decoded: a large frame on its way.
+    pub fn buffered_len(&self) -> usize {
+        self.decoder.buffered_len()
     }
 
     pub fn id(&self) -> MemberId {
@@ -434,9 +544,12 @@ impl ServerMember {
             return;
         };
         let outcome = match frame {
-            Frame::Sync(SyncMessage::SyncStep1(sv)) => Ok(Some(MemberEvent::Send(Frame::Sync(
-                SyncMessage::SyncStep2(room.board.encode_diff(&sv)),
-            )))),
+            Frame::Sync(SyncMessage::SyncStep1(sv)) => {
+                self.synced = true;
+                Ok(Some(MemberEvent::Send(Frame::Sync(
+                    SyncMessage::SyncStep2(room.board.encode_diff(&sv)),
+                ))))
+            }
             Frame::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                 if update == EMPTY_UPDATE {
                     Ok(None)
@@ -454,7 +567,18 @@ impl ServerMember {
                 let accepted = room.apply_presence(self.id, update, &self.limits);
                 Ok((!accepted.clients.is_empty()).then_some(MemberEvent::Presence(accepted)))
             }
-            Frame::AwarenessQuery => Ok(Some(MemberEvent::Send(Frame::Awareness(room.presence())))),
+            Frame::AwarenessQuery => {
+                // An empty room still answers, with an empty update.
+                let mut batches = room.presence_batches();
+                if batches.is_empty() {
+                    batches.push(room.presence());
+                }
+                for batch in batches {
+                    self.events
+                        .push_back(MemberEvent::Send(Frame::Awareness(batch)));
+                }
+                Ok(None)
+            }
             other @ (Frame::Hello(_) | Frame::Welcome(_) | Frame::Error(_)) => Err(Refusal::new(
                 ErrorCode::UnexpectedFrame,
                 format!("unexpected {} after joining", other.kind()),
@@ -545,10 +669,9 @@ impl ServerMember {
                     room.board.state_vector(),
                 ))));
         }
-        let presence = room.presence();
-        if !presence.clients.is_empty() {
+        for batch in room.presence_batches() {
             self.events
-                .push_back(MemberEvent::Send(Frame::Awareness(presence)));
+                .push_back(MemberEvent::Send(Frame::Awareness(batch)));
         }
         self.client_name = hello.client_name;
         self.joined = Some((hello.room, role));

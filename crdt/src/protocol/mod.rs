@@ -32,6 +32,7 @@ pub use frame::{
     Refusal, Role, Welcome, decode_presence_datagram, encode_presence_datagram,
 };
 pub use member::{
-    EMPTY_UPDATE, MemberEvent, MemberId, Room, Rooms, ServerMember, datagram_channel,
+    EMPTY_UPDATE, MemberEvent, MemberId, PRESENCE_BATCH_BYTES, Room, Rooms, ServerMember,
+    datagram_channel,
 };
 pub use session::{ClientEvent, ClientSession, ClientState, SessionError};

@@ -68,6 +68,21 @@ struct ServeArgs {
     /// Largest board (document) per room, in bytes of its Yjs encoding.
     #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_bytes)]
     max_doc_bytes: u64,
+    /// Largest presence state (cursor, selection, gesture) one client may
+    /// publish, in bytes of its JSON.
+    #[arg(long, value_name = "BYTES", default_value = "16K", value_parser = parse_bytes)]
+    max_presence_bytes: u64,
+    /// Most presence (all states together) a room holds, in bytes of JSON.
+    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_bytes)]
+    max_room_presence_bytes: u64,
+    /// Bytes queued to one member and not yet read by it before it is cut
+    /// off as too slow.
+    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_bytes)]
+    max_send_queue_bytes: u64,
+    /// Bytes of a room's updates waiting for storage before the room stops
+    /// reading from its members until storage catches up.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_bytes)]
+    max_uncommitted_bytes: u64,
     /// Rooms held in memory at once.
     #[arg(long, value_name = "N", default_value_t = ServerOptions::DEFAULT.max_rooms)]
     max_rooms: usize,
@@ -184,6 +199,33 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.messages_per_second == 0 {
         bail!("--messages-per-second must be at least 1");
     }
+    let bytes_flag = |flag: &str, value: u64, min: u64| -> anyhow::Result<usize> {
+        match usize::try_from(value) {
+            Ok(n) if value >= min => Ok(n),
+            _ => bail!("{flag} must be at least {min} bytes"),
+        }
+    };
+    let max_presence = bytes_flag("--max-presence-bytes", args.max_presence_bytes, 256)?;
+    let max_room_presence = bytes_flag(
+        "--max-room-presence-bytes",
+        args.max_room_presence_bytes,
+        256,
+    )?;
+    if max_room_presence < max_presence {
+        bail!(
+            "--max-room-presence-bytes ({max_room_presence}) must be at least --max-presence-bytes ({max_presence})"
+        );
+    }
+    let max_send_queue = bytes_flag(
+        "--max-send-queue-bytes",
+        args.max_send_queue_bytes,
+        64 << 10,
+    )?;
+    let max_uncommitted = bytes_flag(
+        "--max-uncommitted-bytes",
+        args.max_uncommitted_bytes,
+        64 << 10,
+    )?;
     for (flag, value) in [
         ("--max-rooms", args.max_rooms),
         ("--max-room-members", args.max_room_members),
@@ -199,8 +241,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Limits::DEFAULT
                 .with_max_frame_len(max_frame)
                 .with_max_doc_len(max_doc)
-                .with_message_rate(args.messages_per_second, args.message_burst),
+                .with_message_rate(args.messages_per_second, args.message_burst)
+                .with_max_presence_bytes(max_presence)
+                .with_max_room_presence_bytes(max_room_presence),
         )
+        .with_max_send_queue_bytes(max_send_queue)
+        .with_max_uncommitted_bytes(max_uncommitted)
         .with_max_rooms(args.max_rooms)
         .with_max_members_per_room(args.max_room_members)
         .with_max_connections_per_ip(args.max_connections_per_ip)

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,8 +26,88 @@ use super::{IpGuard, RoomHandle, Shared, TaskGuard, closes_connection, quic_code
 use crate::token::unix_now;
 
 /// Frames queued for one member's stream before the member counts as too
-/// slow and is dropped.
+/// slow and is dropped (beside the byte budget,
+/// [`super::ServerOptions::max_send_queue_bytes`]).
 pub(crate) const OUT_QUEUE: usize = 4096;
+
+/// A member's writer queue, with the bytes in it counted: the room checks a
+/// member's send budget before queueing more, and the writer takes back
+/// what it has written.
+#[derive(Clone)]
+pub(crate) struct MemberOut {
+    tx: mpsc::Sender<Outgoing>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Why [`MemberOut::offer`] did not queue the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    /// The member has this many bytes queued already.
+    Bytes(usize),
+    /// The queue holds [`OUT_QUEUE`] frames.
+    Frames,
+}
+
+impl MemberOut {
+    fn new() -> (MemberOut, mpsc::Receiver<Outgoing>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            MemberOut {
+                tx,
+                queued: queued.clone(),
+            },
+            rx,
+            queued,
+        )
+    }
+
+    /// Queues bytes unless that would take the member past `budget` bytes
+    /// queued (a frame larger than the budget is still queued when nothing
+    /// else is, so a newcomer's large sync step 2 goes out). A writer that is
+    /// gone (connection lost) counts as queued: the member's `Ended` is on
+    /// its way.
+    pub(crate) fn offer(&self, bytes: Arc<[u8]>, budget: usize) -> Result<(), Full> {
+        let queued = self.queued.load(Ordering::Acquire);
+        if queued > 0 && queued.saturating_add(bytes.len()) > budget {
+            return Err(Full::Bytes(queued));
+        }
+        let len = bytes.len();
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        match self.tx.try_send(Outgoing::Bytes(bytes)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued.fetch_sub(len, Ordering::AcqRel);
+                Err(Full::Frames)
+            }
+        }
+    }
+
+    /// Queues bytes, waiting for room in the queue (for members in no room,
+    /// whose only frames are a refusal). `false` when the writer is gone.
+    pub(crate) async fn send_bytes(&self, bytes: Arc<[u8]>) -> bool {
+        self.queued.fetch_add(bytes.len(), Ordering::AcqRel);
+        self.tx.send(Outgoing::Bytes(bytes)).await.is_ok()
+    }
+
+    /// Queues the stream's end, waiting for room in the queue.
+    pub(crate) async fn finish(&self, close_connection: Option<Refusal>) {
+        drop(self.tx.send(Outgoing::Finish { close_connection }).await);
+    }
+
+    /// Queues the stream's end if there is room; `false` if not (dropping
+    /// the queue then resets the stream).
+    pub(crate) fn try_finish(&self, close_connection: Option<Refusal>) -> bool {
+        self.tx
+            .try_send(Outgoing::Finish { close_connection })
+            .is_ok()
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+}
 
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -220,12 +300,13 @@ async fn serve_stream(
     guard: TaskGuard,
 ) {
     let limits = shared.options.limits;
-    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
+    let (out_tx, out_rx, queued) = MemberOut::new();
     let (stop_tx, mut stop_rx) = oneshot::channel();
     tokio::spawn(
         write_loop(
             send,
             out_rx,
+            queued,
             ctx.conn.clone(),
             stop_tx,
             shared.options.shutdown_grace,
@@ -299,13 +380,7 @@ async fn serve_stream(
         }
         Opening::Gone => {
             tracing::debug!("stream ended before a hello");
-            drop(
-                out_tx
-                    .send(Outgoing::Finish {
-                        close_connection: None,
-                    })
-                    .await,
-            );
+            out_tx.finish(None).await;
             return;
         }
     };
@@ -359,14 +434,10 @@ fn first_frame_refusal(e: &touchpoint_crdt::protocol::FrameError) -> Refusal {
 
 /// Sends an error frame and ends the stream, closing the connection after
 /// a protocol violation.
-async fn refuse_directly(out: &mpsc::Sender<Outgoing>, refusal: Refusal) {
+async fn refuse_directly(out: &MemberOut, refusal: Refusal) {
     let close_connection = closes_connection(refusal.code).then(|| refusal.clone());
-    if out
-        .send(Outgoing::Bytes(refusal.frame().encode().into()))
-        .await
-        .is_ok()
-    {
-        drop(out.send(Outgoing::Finish { close_connection }).await);
+    if out.send_bytes(refusal.frame().encode().into()).await {
+        out.finish(close_connection).await;
     }
 }
 
@@ -392,7 +463,7 @@ async fn join(
     ctx: &Arc<ConnCtx>,
     member: ServerMember,
     buffered: Vec<u8>,
-    out: mpsc::Sender<Outgoing>,
+    out: MemberOut,
     room_name: &str,
 ) -> Option<RoomHandle> {
     let mut joiner = Box::new(Joiner {
@@ -451,7 +522,7 @@ pub(crate) async fn refuse_joiner(joiner: Box<Joiner>, refusal: Refusal) {
 
 /// Carries out the events of a member that is in no room: only frames to
 /// send and the close can come out of it.
-async fn forward_alone(member: &mut ServerMember, out: &mpsc::Sender<Outgoing>) {
+async fn forward_alone(member: &mut ServerMember, out: &MemberOut) {
     let mut last_error = None;
     while let Some(event) = member.poll_event() {
         match event {
@@ -459,17 +530,13 @@ async fn forward_alone(member: &mut ServerMember, out: &mpsc::Sender<Outgoing>) 
                 if let Frame::Error(refusal) = &frame {
                     last_error = Some(refusal.clone());
                 }
-                if out
-                    .send(Outgoing::Bytes(frame.encode().into()))
-                    .await
-                    .is_err()
-                {
+                if !out.send_bytes(frame.encode().into()).await {
                     return;
                 }
             }
             MemberEvent::Close => {
                 let close_connection = last_error.take().filter(|r| closes_connection(r.code));
-                drop(out.send(Outgoing::Finish { close_connection }).await);
+                out.finish(close_connection).await;
                 return;
             }
             MemberEvent::DocUpdate(_) | MemberEvent::Presence(_) => {}
@@ -483,6 +550,7 @@ async fn forward_alone(member: &mut ServerMember, out: &mpsc::Sender<Outgoing>) 
 async fn write_loop(
     mut send: quinn::SendStream,
     mut rx: mpsc::Receiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
     conn: quinn::Connection,
     stop_reader: oneshot::Sender<()>,
     grace: Duration,
@@ -491,7 +559,9 @@ async fn write_loop(
     while let Some(out) = rx.recv().await {
         match out {
             Outgoing::Bytes(bytes) => {
-                if let Err(e) = send.write_all(&bytes).await {
+                let written = send.write_all(&bytes).await;
+                queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                if let Err(e) = written {
                     tracing::debug!("write failed: {e}");
                     let _ = stop_reader.send(());
                     return;

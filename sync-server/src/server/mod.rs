@@ -80,6 +80,17 @@ pub struct ServerOptions {
     /// At shutdown, how long members get to read the `going_away` frame
     /// before connections are closed. Default 2 s.
     pub shutdown_grace: Duration,
+    /// Bytes one member may have queued to it and not yet written (its
+    /// peer reads too slowly, or not at all); past it the member is cut off
+    /// with its connection. A single frame larger than this (a newcomer's
+    /// sync step 2 of a large board) still goes out when nothing else is
+    /// queued. Default 32 MiB.
+    pub max_send_queue_bytes: usize,
+    /// Bytes of a room's updates handed to storage and not yet committed;
+    /// past it the room reads no more from its members until storage
+    /// catches up (QUIC flow control pushes back on the senders). Default
+    /// 16 MiB.
+    pub max_uncommitted_bytes: usize,
 }
 
 impl ServerOptions {
@@ -94,6 +105,8 @@ impl ServerOptions {
         keep_alive: Duration::from_millis(1500),
         durability: Durability::Full,
         shutdown_grace: Duration::from_secs(2),
+        max_send_queue_bytes: 32 << 20,
+        max_uncommitted_bytes: 16 << 20,
     };
 
     pub const fn with_limits(mut self, limits: Limits) -> Self {
@@ -140,6 +153,16 @@ impl ServerOptions {
 
     pub const fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    pub const fn with_max_send_queue_bytes(mut self, bytes: usize) -> Self {
+        self.max_send_queue_bytes = bytes;
+        self
+    }
+
+    pub const fn with_max_uncommitted_bytes(mut self, bytes: usize) -> Self {
+        self.max_uncommitted_bytes = bytes;
         self
     }
 }

@@ -13,6 +13,25 @@
 //! A storage failure closes the room: every member gets `server_error` and
 //! the in-memory document, which holds the update storage refused, is
 //! dropped. Members reconnect and their sync step 2 resends what they have.
+//!
+//! **Bounded, whatever members send.** While more than
+//! [`super::ServerOptions::max_uncommitted_bytes`] of updates wait for
+//! storage, the task stops taking messages from its inbox: stream tasks then
+//! wait to hand over what they read, stop reading, and QUIC flow control
+//! pushes back on the senders. Each member's writer queue has a byte budget
+//! ([`super::ServerOptions::max_send_queue_bytes`]); a member that does not
+//! read what it is sent is cut off when it fills.
+//!
+//! **A suspect document is replaced.** When a refused update may have left
+//! part of itself in the document (yrs panicked, or kept a pending
+//! remnant), the task waits for what is being committed, reloads the room
+//! from storage on a blocking thread, and asks every editor for what it
+//! has (sync step 1), so members resync without reconnecting.
+//!
+//! **Heavy document work leaves the shared workers.** Answering a
+//! newcomer's sync step 1 on a large board, integrating a large update or
+//! measuring a document near its limit runs under `block_in_place`, so
+//! other rooms' tasks move to another worker meanwhile.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -26,7 +45,7 @@ use touchpoint_crdt::protocol::{
 };
 use yrs::sync::{AwarenessUpdate, SyncMessage};
 
-use super::conn::{ConnCtx, Outgoing, refuse_joiner};
+use super::conn::{ConnCtx, Full, MemberOut, refuse_joiner};
 use super::{Shared, TaskGuard, closes_connection, quic_code};
 use crate::storage::{Committed, StoreError};
 use crate::token::{TokenKey, unix_now};
@@ -36,7 +55,7 @@ use crate::token::{TokenKey, unix_now};
 pub(crate) struct Joiner {
     pub(crate) member: ServerMember,
     pub(crate) buffered: Vec<u8>,
-    pub(crate) out: mpsc::Sender<Outgoing>,
+    pub(crate) out: MemberOut,
     pub(crate) conn: Arc<ConnCtx>,
 }
 
@@ -106,6 +125,8 @@ pub(crate) async fn run(
         members: BTreeMap::new(),
         submitted: 0,
         committed: 0,
+        uncommitted: VecDeque::new(),
+        uncommitted_bytes: 0,
         outbox: VecDeque::new(),
         acks_tx,
         too_slow: Vec::new(),
@@ -118,14 +139,18 @@ pub(crate) async fn run(
     loop {
         let idle_at = idle_since.map(|t| t + shared.options.room_idle);
         let mut unload = false;
+        let backlogged = task.is_backlogged();
         tokio::select! {
             Some((seq, result)) = acks_rx.recv() => task.on_ack(seq, result),
-            msg = inbox.recv() => match msg {
+            msg = inbox.recv(), if !backlogged => match msg {
                 Some(msg) => task.on_msg(msg).await,
                 None => break,
             },
             () = sleep_until(idle_at), if idle_at.is_some() => unload = true,
             () = super::shutdown_begun(&mut shutdown), if !task.shutting_down => task.begin_shutdown(),
+        }
+        if task.room.is_suspect() && !task.failed {
+            task.reload(&mut acks_rx).await;
         }
         if task.failed || (task.shutting_down && task.is_quiet()) {
             break;
@@ -199,21 +224,37 @@ async fn load(shared: &Arc<Shared>, name: &str) -> Result<(Room, usize), String>
             let mut store = shared.loader.lock().unwrap_or_else(|e| e.into_inner());
             crate::storage::RoomStore::load(&mut *store, &name).map_err(|e| e.to_string())?
         };
-        let mut board = Board::from_update(EMPTY_UPDATE).map_err(|e| e.to_string())?;
-        for (i, update) in state.updates.iter().enumerate() {
-            board
-                .apply_update(update)
-                .map_err(|e| format!("stored update {} of {}: {e}", i + 1, state.updates.len()))?;
-        }
+        let board = board_from_stored(&state.updates)?;
         Ok((Room::new(board), state.updates.len()))
     })
     .await
     .map_err(|e| format!("the loading thread failed: {e}"))?
 }
 
+/// Rebuilds a room's document from its stored updates. Stored updates
+/// that wait for changes that never arrived (possible in rooms written
+/// before the server refused such updates) are dropped from memory, not
+/// from storage: the room's document holds only what it can integrate.
+fn board_from_stored(updates: &[Vec<u8>]) -> Result<Board, String> {
+    let mut board = Board::from_update(EMPTY_UPDATE).map_err(|e| e.to_string())?;
+    for (i, update) in updates.iter().enumerate() {
+        board
+            .apply_update(update)
+            .map_err(|e| format!("stored update {} of {}: {e}", i + 1, updates.len()))?;
+    }
+    if board.has_missing_updates() {
+        let bytes = board.discard_unintegrated();
+        tracing::warn!(
+            bytes,
+            "stored updates wait for changes that never arrived; left out of the room's document"
+        );
+    }
+    Ok(board)
+}
+
 struct Slot {
     member: ServerMember,
-    out: mpsc::Sender<Outgoing>,
+    out: MemberOut,
     conn: Arc<ConnCtx>,
     /// Its welcome has been queued to the writer: it may receive relays.
     welcomed: bool,
@@ -258,11 +299,15 @@ struct RoomTask {
     /// Updates handed to storage, and acknowledged as committed.
     submitted: u64,
     committed: u64,
+    /// (sequence number, bytes) of each update handed to storage and not
+    /// yet acknowledged, and their total.
+    uncommitted: VecDeque<(u64, usize)>,
+    uncommitted_bytes: usize,
     /// Frames waiting for commits, tagged with `submitted` at queueing.
     outbox: VecDeque<(u64, Action)>,
     acks_tx: mpsc::UnboundedSender<Ack>,
     /// Members whose writer queue overflowed during a fan-out.
-    too_slow: Vec<MemberId>,
+    too_slow: Vec<(MemberId, Full)>,
     shutting_down: bool,
     failed: bool,
 }
@@ -313,6 +358,89 @@ impl RoomTask {
         self.members.is_empty() && self.outbox.is_empty() && self.committed == self.submitted
     }
 
+    /// Storage is behind by more than the room may hold: take no more input
+    /// until it catches up.
+    fn is_backlogged(&self) -> bool {
+        self.uncommitted_bytes > self.shared.options.max_uncommitted_bytes
+    }
+
+    /// Whether handling the member's next input may be costly: its first
+    /// sync on a large board, a large frame completing, or an update that
+    /// may make the room measure a document near its limit.
+    fn is_heavy(&self, id: MemberId, incoming: usize) -> bool {
+        let Some(slot) = self.members.get(&id) else {
+            return false;
+        };
+        let doc = self.room.doc_len_estimate();
+        let limit = self.shared.options.limits.max_doc_len;
+        (doc >= HEAVY_DOC_BYTES && !slot.member.has_synced())
+            || slot.member.buffered_len() + incoming >= HEAVY_FRAME_BYTES
+            || doc + incoming >= limit / 4 * 3
+    }
+
+    /// Replaces a suspect document with the room's stored state: waits for
+    /// every update already handed to storage (their relays are queued),
+    /// loads on a blocking thread, then asks each editor for what it has.
+    async fn reload(&mut self, acks: &mut mpsc::UnboundedReceiver<Ack>) {
+        let started = Instant::now();
+        while self.committed < self.submitted && !self.failed {
+            match acks.recv().await {
+                Some((seq, result)) => self.on_ack(seq, result),
+                None => break,
+            }
+        }
+        if self.failed {
+            return;
+        }
+        let shared = self.shared.clone();
+        let name = self.name.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let state = {
+                let mut store = shared.loader.lock().unwrap_or_else(|e| e.into_inner());
+                crate::storage::RoomStore::load(&mut *store, &name).map_err(|e| e.to_string())?
+            };
+            board_from_stored(&state.updates)
+        })
+        .await
+        .map_err(|e| format!("the loading thread failed: {e}"))
+        .and_then(|r| r);
+        match loaded {
+            Ok(board) => {
+                self.room.replace_board(board);
+                let step1: Arc<[u8]> =
+                    Frame::Sync(SyncMessage::SyncStep1(self.room.board().state_vector()))
+                        .encode()
+                        .into();
+                let editors: Vec<MemberId> = self
+                    .members
+                    .iter()
+                    .filter(|(_, s)| s.receives_relays() && s.member.role() == Some(Role::Editor))
+                    .map(|(&id, _)| id)
+                    .collect();
+                for to in &editors {
+                    self.outbox.push_back((
+                        self.submitted,
+                        Action::Send {
+                            to: *to,
+                            bytes: step1.clone(),
+                            welcome: false,
+                        },
+                    ));
+                }
+                self.drain();
+                tracing::warn!(
+                    ms = millis(started.elapsed()),
+                    editors = editors.len(),
+                    "the room's document was reloaded from storage after a refused update"
+                );
+            }
+            Err(reason) => {
+                tracing::error!("the room could not be reloaded after a refused update: {reason}");
+                self.fail();
+            }
+        }
+    }
+
     async fn on_msg(&mut self, msg: RoomMsg) {
         match msg {
             RoomMsg::Join(joiner, reply) => {
@@ -340,7 +468,13 @@ impl RoomTask {
                     },
                 );
                 drop(reply.send(JoinReply::Taken));
-                self.with_member(id, |m, ctx| m.receive(&buffered, Instant::now(), ctx));
+                if self.is_heavy(id, buffered.len()) {
+                    heavy(|| {
+                        self.with_member(id, |m, ctx| m.receive(&buffered, Instant::now(), ctx));
+                    });
+                } else {
+                    self.with_member(id, |m, ctx| m.receive(&buffered, Instant::now(), ctx));
+                }
                 if let Some(slot) = self.members.get(&id)
                     && slot.member.is_joined()
                 {
@@ -354,7 +488,13 @@ impl RoomTask {
                 }
             }
             RoomMsg::Bytes { member, bytes } => {
-                self.with_member(member, |m, ctx| m.receive(&bytes, Instant::now(), ctx));
+                if self.is_heavy(member, bytes.len()) {
+                    heavy(|| {
+                        self.with_member(member, |m, ctx| m.receive(&bytes, Instant::now(), ctx));
+                    });
+                } else {
+                    self.with_member(member, |m, ctx| m.receive(&bytes, Instant::now(), ctx));
+                }
             }
             RoomMsg::Datagram { member, bytes } => {
                 self.with_member(member, |m, ctx| {
@@ -412,6 +552,8 @@ impl RoomTask {
                 MemberEvent::DocUpdate(update) => {
                     self.submitted += 1;
                     let seq = self.submitted;
+                    self.uncommitted.push_back((seq, update.len()));
+                    self.uncommitted_bytes += update.len();
                     tracing::debug!(member = id, bytes = update.len(), seq, "update accepted");
                     let relay: Arc<[u8]> = Frame::Sync(SyncMessage::Update(update.clone()))
                         .encode()
@@ -457,6 +599,13 @@ impl RoomTask {
                     );
                 }
                 self.committed = self.committed.max(seq);
+                while let Some(&(s, len)) = self.uncommitted.front() {
+                    if s > self.committed {
+                        break;
+                    }
+                    self.uncommitted.pop_front();
+                    self.uncommitted_bytes -= len;
+                }
                 tracing::trace!(seq, log_seq = committed.seq, "committed");
                 self.drain();
             }
@@ -482,19 +631,20 @@ impl RoomTask {
             if self.too_slow.is_empty() {
                 return;
             }
-            for id in std::mem::take(&mut self.too_slow) {
-                self.drop_slow(id);
+            for (id, full) in std::mem::take(&mut self.too_slow) {
+                self.drop_slow(id, full);
             }
         }
     }
 
     fn dispatch(&mut self, action: Action) {
+        let budget = self.shared.options.max_send_queue_bytes;
         match action {
             Action::Send { to, bytes, welcome } => {
                 if let Some(slot) = self.members.get_mut(&to) {
                     slot.welcomed |= welcome;
-                    if !deliver(slot, Outgoing::Bytes(bytes)) {
-                        self.too_slow.push(to);
+                    if let Err(full) = slot.out.offer(bytes, budget) {
+                        self.too_slow.push((to, full));
                     }
                 }
             }
@@ -502,9 +652,9 @@ impl RoomTask {
                 for (&id, slot) in &mut self.members {
                     if id != from
                         && slot.receives_relays()
-                        && !deliver(slot, Outgoing::Bytes(bytes.clone()))
+                        && let Err(full) = slot.out.offer(bytes.clone(), budget)
                     {
-                        self.too_slow.push(id);
+                        self.too_slow.push((id, full));
                     }
                 }
             }
@@ -527,8 +677,8 @@ impl RoomTask {
                     let bytes = frame
                         .get_or_insert_with(|| Frame::Awareness(update.clone()).encode().into())
                         .clone();
-                    if !deliver(slot, Outgoing::Bytes(bytes)) {
-                        self.too_slow.push(id);
+                    if let Err(full) = slot.out.offer(bytes, budget) {
+                        self.too_slow.push((id, full));
                     }
                 }
             }
@@ -552,11 +702,7 @@ impl RoomTask {
                             "member left"
                         ),
                     }
-                    if slot
-                        .out
-                        .try_send(Outgoing::Finish { close_connection })
-                        .is_err()
-                    {
+                    if !slot.out.try_finish(close_connection) {
                         // Its queue is full or its writer gone: dropping the
                         // queue resets the stream.
                         tracing::debug!(member, "could not queue the stream's end");
@@ -568,14 +714,16 @@ impl RoomTask {
 
     /// A member that does not read what the room sends it is cut off, with
     /// its connection: holding an ever longer queue for it is not an option.
-    fn drop_slow(&mut self, id: MemberId) {
+    fn drop_slow(&mut self, id: MemberId, full: Full) {
         let Some(mut slot) = self.members.remove(&id) else {
             return;
         };
         tracing::warn!(
             member = id,
             peer = %slot.conn.peer,
-            queued = super::conn::OUT_QUEUE,
+            queued_bytes = slot.out.queued(),
+            budget = self.shared.options.max_send_queue_bytes,
+            full = ?full,
             "member too slow to read the room's updates; disconnected"
         );
         let mut ctx = RoomCtx {
@@ -649,10 +797,8 @@ impl RoomTask {
         .encode()
         .into();
         for (_, slot) in std::mem::take(&mut self.members) {
-            drop(slot.out.try_send(Outgoing::Bytes(frame.clone())));
-            drop(slot.out.try_send(Outgoing::Finish {
-                close_connection: None,
-            }));
+            let _ = slot.out.offer(frame.clone(), usize::MAX);
+            slot.out.try_finish(None);
         }
     }
 
@@ -684,12 +830,20 @@ impl RoomTask {
     }
 }
 
-/// Queues bytes for a member's writer; `false` when its queue is full
-/// (too slow). A writer that is gone (connection lost) counts as delivered:
-/// the member's `Ended` is on its way.
-fn deliver(slot: &Slot, out: Outgoing) -> bool {
-    match slot.out.try_send(out) {
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => false,
+/// A document at least this large (encoded) makes a newcomer's first sync
+/// heavy work.
+const HEAVY_DOC_BYTES: usize = 1 << 20;
+
+/// A frame at least this large is heavy work to integrate.
+const HEAVY_FRAME_BYTES: usize = 256 << 10;
+
+/// Runs document work that may take a while without stalling the other
+/// tasks of this worker thread (other rooms): on a multi-threaded runtime
+/// they move to another worker while it runs.
+fn heavy<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
