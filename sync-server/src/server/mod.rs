@@ -490,8 +490,9 @@ pub(crate) struct RoomHandle {
     generation: u64,
 }
 
-/// Messages queued for one room task before a sender waits.
-const ROOM_INBOX: usize = 256;
+/// Messages queued for one room task before a sender waits (each at most
+/// 64 KiB read from a stream, so at most 4 MiB per room).
+const ROOM_INBOX: usize = 64;
 
 impl Shared {
     /// Locks a map; a panic elsewhere while it was held does not make the

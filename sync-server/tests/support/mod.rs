@@ -24,7 +24,12 @@ use yrs::ClientID;
 use yrs::sync::AwarenessUpdate;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_touchpoint-server");
+/// The server binary under test: this build's, or another build named by
+/// `TOUCHPOINT_SERVER_BIN` (to show that a test fails against an older one).
+pub fn bin() -> std::ffi::OsString {
+    std::env::var_os("TOUCHPOINT_SERVER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_touchpoint-server").into())
+}
 pub const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
@@ -41,7 +46,7 @@ pub struct ServerProc {
 impl ServerProc {
     pub fn start(dir: &Path, extra: &[&str]) -> ServerProc {
         let started = Instant::now();
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(dir)
             .args(extra)
@@ -90,7 +95,7 @@ impl ServerProc {
 
     /// A link from the real `share` command.
     pub fn link(&self, room: &str, role: &str) -> ShareLink {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(["share", room, "--role", role, "--expires", "1h", "--host"])
             .arg(self.addr.to_string())
             .arg("--data")
@@ -129,6 +134,26 @@ impl ServerProc {
             assert!(Instant::now() < deadline, "never logged {needle:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The server process's resident memory, from /proc.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
+    /// Bytes of the server's database and its write-ahead log.
+    pub fn storage_bytes(&self) -> u64 {
+        ["rooms.sqlite3", "rooms.sqlite3-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum()
     }
 
     /// SIGTERM, then wait for the exit.
@@ -258,6 +283,8 @@ pub struct SyncClient {
     pub peer: Peer,
     /// Latest presence seen per awareness client: JSON text.
     pub presence: HashMap<u64, String>,
+    /// Awareness messages received (a snapshot may come in several).
+    pub presence_messages: usize,
     pub refused: Option<Refusal>,
 }
 
@@ -278,6 +305,7 @@ impl SyncClient {
             session,
             peer,
             presence: HashMap::new(),
+            presence_messages: 0,
             refused: None,
         };
         client
@@ -317,6 +345,7 @@ impl SyncClient {
             while let Some(event) = self.session.poll_event() {
                 match event {
                     ClientEvent::Presence(update) => {
+                        self.presence_messages += 1;
                         for (client, entry) in update.clients {
                             self.presence.insert(client.get(), entry.json.to_string());
                         }
