@@ -27,9 +27,11 @@ use crate::tools::Preview;
 
 /// Longest display name shown, in characters.
 pub const MAX_NAME_CHARS: usize = 40;
-/// Most selected ids published (and read): enough to outline a workshop's
-/// worth of stickies, small enough to fit a datagram most of the time.
-pub const MAX_SELECTION: usize = 200;
+/// Most selected ids published (and read), and ids in a drag's preview:
+/// enough to outline a workshop's worth of stickies, while a drag of a full
+/// selection (both lists) stays under half the server's 16 KiB per-state
+/// bound even with the longest ids a board makes.
+pub const MAX_SELECTION: usize = 100;
 
 /// Colours offered for participants: strong enough to read on the light
 /// canvas and distinct from each other.
@@ -625,6 +627,54 @@ impl Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The largest states this app publishes stay well inside the server's
+    /// per-state bound (PROTOCOL.md, "Presence is bounded"), or its own
+    /// participants would be refused for drawing or selecting.
+    #[test]
+    fn the_largest_states_fit_the_servers_presence_bound() {
+        let limit = touchpoint_crdt::protocol::Limits::DEFAULT.max_presence_bytes;
+        // A 40-character name of 4-byte characters, coordinates far out.
+        let mut me = LocalPresence::new(u64::MAX >> 11, &profile(&"😀".repeat(60)));
+        me.set_cursor(Some(Vec2::new(-1_234_567.89, 9_876_543.21)));
+        me.set_view(Rect::from_corners(
+            Vec2::new(-1_234_567.0, -7_654_321.0),
+            Vec2::new(1_234_567.0, 7_654_321.0),
+        ));
+        me.summon();
+        // The longest ids Board makes: a 53-bit client id and a 64-bit counter.
+        let ids: Vec<String> = (0..1000u64)
+            .map(|i| format!("{:x}-{:x}", (1u64 << 53) - 1, u64::MAX - i))
+            .collect();
+        me.set_selection(&ids);
+        let moving = Preview::Move {
+            ids: ids.clone(),
+            offset: Vec2::new(-123_456.78, 876_543.21),
+        };
+        me.set_gesture(Some(&moving));
+        let t0 = Instant::now();
+        let update = me.poll(t0, true).expect("a state");
+        let (_, entry) = one(&update);
+        assert!(
+            entry.json.len() * 3 / 2 < limit,
+            "a drag of a full selection is {} bytes, the bound {limit}",
+            entry.json.len()
+        );
+        // A long pen stroke far from the origin, thinned to 200 points.
+        let stroke = Preview::Ink {
+            points: (0..10_000)
+                .map(|i| Vec2::new(-1_234_567.89 + f64::from(i) * 0.37, 7_654_321.01))
+                .collect(),
+        };
+        me.set_gesture(Some(&stroke));
+        let update = me.poll(t0 + Duration::from_secs(1), true).expect("a state");
+        let (_, entry) = one(&update);
+        assert!(
+            entry.json.len() * 3 / 2 < limit,
+            "a pen stroke with a full selection is {} bytes, the bound {limit}",
+            entry.json.len()
+        );
+    }
 
     fn profile(name: &str) -> Profile {
         Profile {
