@@ -344,7 +344,7 @@ impl Board {
         });
         match applied {
             Ok(result) => result.map_err(|e| UpdateError::Apply(e.to_string())),
-            Err(()) => Err(UpdateError::EnginePanic),
+            Err(crate::panics::Caught) => Err(UpdateError::EnginePanic),
         }
     }
 
@@ -634,6 +634,8 @@ pub(crate) fn decode_update(bytes: &[u8]) -> Result<Update, UpdateError> {
     match crate::panics::catch(|| Update::decode_v1(bytes)) {
         Ok(Ok(update)) => Ok(update),
         Ok(Err(e)) => Err(UpdateError::Decode(e.to_string())),
-        Err(()) => Err(UpdateError::Decode("decoder rejected the bytes".to_owned())),
+        Err(crate::panics::Caught) => {
+            Err(UpdateError::Decode("decoder rejected the bytes".to_owned()))
+        }
     }
 }

@@ -20,10 +20,15 @@ thread_local! {
     static CATCHING: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Runs `f`, turning a panic into `Err(())`. While it runs, the hook of
+/// A panic that [`catch`] caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the CRDT engine panicked (caught)")]
+pub struct Caught;
+
+/// Runs `f`, turning a panic into `Err(Caught)`. While it runs, the hook of
 /// [`quiet_caught_engine_panics`] logs panics at debug level instead of
 /// printing them.
-pub fn catch<R>(f: impl FnOnce() -> R + UnwindSafe) -> Result<R, ()> {
+pub fn catch<R>(f: impl FnOnce() -> R + UnwindSafe) -> Result<R, Caught> {
     struct Depth;
     impl Drop for Depth {
         fn drop(&mut self) {
@@ -32,12 +37,12 @@ pub fn catch<R>(f: impl FnOnce() -> R + UnwindSafe) -> Result<R, ()> {
     }
     CATCHING.with(|c| c.set(c.get() + 1));
     let _depth = Depth;
-    std::panic::catch_unwind(f).map_err(|_| ())
+    std::panic::catch_unwind(f).map_err(|_| Caught)
 }
 
 /// [`catch`] for closures that borrow mutable state: the caller promises to
 /// discard (or not trust) that state after a panic.
-pub fn catch_mut<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+pub fn catch_mut<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
     catch(AssertUnwindSafe(f))
 }
 
@@ -71,7 +76,7 @@ mod tests {
     #[test]
     fn a_caught_panic_is_an_error_and_the_depth_unwinds() {
         assert!(!is_catching());
-        let r: Result<(), ()> = catch(|| panic!("engine assertion"));
+        let r: Result<(), Caught> = catch(|| panic!("engine assertion"));
         assert!(r.is_err());
         assert!(!is_catching(), "the depth is restored after a panic");
         assert_eq!(catch(|| 7), Ok(7));

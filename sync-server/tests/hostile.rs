@@ -42,8 +42,7 @@ fn stickies_of(client: u64, n: usize, text_len: usize) -> Vec<Vec<u8>> {
             .create(NewElement::sticky(i as f64 * 10.0, 0.0, &text))
             .unwrap();
     }
-    let out = updates.lock().unwrap().clone();
-    out
+    updates.lock().unwrap().clone()
 }
 
 /// Writes frames until the server stops taking them; `false` once it has
