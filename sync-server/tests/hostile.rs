@@ -256,17 +256,15 @@ async fn a_member_that_stops_reading_is_cut_off_while_the_others_keep_syncing() 
         .await;
     assert!(matches!(reader.next().await, Some(Frame::Welcome(_))));
 
-    // 40 stickies of 100 KB: far more than the stalled member's flow
-    // control window and send budget. Ben reads as they come.
-    let reading = tokio::spawn(async move {
-        ben.pump_until("all 40 stickies", |c| c.sticky_texts().len() == 40)
-            .await;
-        ben
-    });
-    for i in 0..40 {
+    // 60 stickies of 100 KB: far more than the stalled member's flow
+    // control window and send budget. Ben reads each before the next is
+    // sent, so however slow this machine is, only the stalled member's
+    // queue grows.
+    for i in 0..60 {
         ana.create(&format!("{i}:{}", "x".repeat(100_000))).await;
+        ben.pump_until("the sticky just sent", |c| c.sticky_texts().len() == i + 1)
+            .await;
     }
-    let mut ben = reading.await.unwrap();
     let closed = tokio::time::timeout(WAIT, stalled.closed())
         .await
         .expect("the member that stopped reading was not cut off");
