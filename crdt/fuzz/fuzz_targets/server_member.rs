@@ -1,0 +1,4 @@
+#![no_main]
+//! See `touchpoint_crdt_fuzz::server_member` (crdt/fuzz/src/lib.rs) for what it checks.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| touchpoint_crdt_fuzz::server_member(data));
