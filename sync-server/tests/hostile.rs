@@ -240,6 +240,49 @@ async fn an_update_the_room_cannot_fully_integrate_reloads_the_room_and_members_
     assert!(server.stop().await.success());
 }
 
+/// A Yjs update v1 that yrs integrates half of before failing (the same
+/// bytes as crdt's `HALF_INTEGRATED` test, where the layout is spelled out):
+/// a string "a" in root `t`, then an item whose parent is that string.
+const HALF_INTEGRATED: &[u8] = &[
+    0x01, 0x02, 0x05, 0x00, 0x04, 0x01, 0x01, b't', 0x01, b'a', 0x04, 0x00, 0x05, 0x00, 0x01, b'b',
+    0x00,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_the_engine_fails_halfway_reloads_the_room_and_leaves_no_trace() {
+    use yrs::{GetString, Transact};
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(dir.path(), &[]);
+    let link = server.link("r", "editor");
+    let mut ana = SyncClient::join(connect(&server).await, &link, "Ana").await;
+    ana.create("kept").await;
+
+    let conn = connect(&server).await;
+    let mut attacker = Peer::open(&conn).await;
+    attacker
+        .send(&Frame::Hello(Hello::new("r", &link.token, "attacker")))
+        .await;
+    attacker
+        .send(&Frame::Sync(SyncMessage::Update(HALF_INTEGRATED.to_vec())))
+        .await;
+    let refusal = attacker.refusal().await;
+    assert_eq!(refusal.code, ErrorCode::BadUpdate, "{refusal}");
+    server
+        .wait_logged("the room's document was reloaded from storage")
+        .await;
+
+    // The half that yrs took is gone with the old document: a newcomer's
+    // board has nothing in root `t`, and the room goes on.
+    ana.create("after").await;
+    let mut late = SyncClient::join(connect(&server).await, &link, "Ben").await;
+    late.pump_until("both stickies", |c| c.sticky_texts().len() == 2)
+        .await;
+    let t = late.board.doc().get_or_insert_text("t");
+    assert_eq!(t.get_string(&late.board.doc().transact()), "");
+    assert!(ana.refused.is_none());
+    assert!(server.stop().await.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_reading_is_cut_off_while_the_others_keep_syncing() {
     let dir = tempfile::tempdir().unwrap();

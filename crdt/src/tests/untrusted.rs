@@ -121,3 +121,76 @@ fn a_remote_update_that_does_not_decode_changes_nothing() {
     assert!(b.apply_update(b"garbage bytes").is_err());
     assert_eq!(b.encode(), before);
 }
+
+/// A Yjs update v1 that yrs integrates half of: a string item "a" in root
+/// `t` (client 5, clock 0), then an item (5, 1) whose parent is that
+/// string item, which is not a type, so yrs stops with `InvalidParent`
+/// after integrating the first. Layout: 1 client; 2 structs of client 5
+/// from clock 0; item{info 4 = string, parent root "t", "a"}; item{info 4,
+/// parent id (5, 0), "b"}; an empty delete set.
+pub(crate) const HALF_INTEGRATED: &[u8] = &[
+    0x01, 0x02, 0x05, 0x00, 0x04, 0x01, 0x01, b't', 0x01, b'a', 0x04, 0x00, 0x05, 0x00, 0x01, b'b',
+    0x00,
+];
+
+#[test]
+fn an_update_yrs_stops_halfway_through_leaves_the_board_suspect() {
+    use yrs::GetString;
+    for strict in [false, true] {
+        let mut board = Board::with_client_id(1);
+        let result = if strict {
+            board.apply_update_in_order(HALF_INTEGRATED)
+        } else {
+            board.apply_update(HALF_INTEGRATED)
+        };
+        let err = result.expect_err("the second item's parent is not a type");
+        assert!(matches!(err, crate::UpdateError::Apply(_)), "{err}");
+        assert!(err.leaves_document_suspect());
+        // Half of it is in: the reason the board must not be trusted.
+        let t = board.doc().get_or_insert_text("t");
+        assert_eq!(t.get_string(&board.doc().transact()), "a");
+    }
+}
+
+#[test]
+fn an_update_with_a_missing_parent_is_incomplete_in_order() {
+    // Typing by client 0x7E57 into a sticky this board never had: its own
+    // clocks start at 0, so nothing of its own is missing, but its parent is.
+    let mut elsewhere = Board::with_client_id(0x5EED);
+    let id = elsewhere
+        .create(NewElement::sticky(0.0, 0.0, "elsewhere"))
+        .expect("create");
+    let mut typist = Board::from_update_with_client_id(&elsewhere.encode(), 0x7E57).expect("copy");
+    let typed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = typed.clone();
+    let _sub = typist
+        .observe_updates(move |u, _| sink.lock().expect("lock").push(u.to_vec()))
+        .expect("observe");
+    typist.insert_text(&id, 0, "orphan ").expect("type");
+    let orphan = typed.lock().expect("lock")[0].clone();
+
+    let mut room = Board::with_client_id(1);
+    let err = room.apply_update_in_order(&orphan).expect_err("incomplete");
+    assert!(matches!(err, crate::UpdateError::Incomplete), "{err}");
+    assert!(err.leaves_document_suspect());
+    // Out of order: the typist's second update without its first.
+    typist.insert_text(&id, 0, "again ").expect("type");
+    let second = typed.lock().expect("lock")[1].clone();
+    let mut copy = Board::from_update(&elsewhere.encode()).expect("copy");
+    let before = copy.encode();
+    let err = copy
+        .apply_update_in_order(&second)
+        .expect_err("out of order");
+    match err {
+        crate::UpdateError::OutOfOrder(gap) => {
+            assert_eq!((gap.client, gap.have), (0x7E57, 0));
+            assert!(gap.starts > 0);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!err_leaves(&copy, &before), "nothing was applied");
+}
+
+fn err_leaves(board: &Board, before: &[u8]) -> bool {
+    board.encode() != before
+}

@@ -839,11 +839,17 @@ const HEAVY_FRAME_BYTES: usize = 256 << 10;
 
 /// Runs document work that may take a while without stalling the other
 /// tasks of this worker thread (other rooms): on a multi-threaded runtime
-/// they move to another worker while it runs.
+/// they move to another worker while it runs. `TOUCHPOINT_SERVER_INLINE_HEAVY=1`
+/// runs it inline on the worker instead, as the server did before, for
+/// `scripts/bench-join-isolation` to compare the two in one run.
 fn heavy<R>(f: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    static INLINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let inline = *INLINE.get_or_init(|| {
+        std::env::var_os("TOUCHPOINT_SERVER_INLINE_HEAVY").is_some_and(|v| v == "1")
+    });
     match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(RuntimeFlavor::MultiThread) if !inline => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
