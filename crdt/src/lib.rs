@@ -18,6 +18,7 @@ mod holdback;
 pub mod panics;
 pub mod protocol;
 pub mod schema;
+pub mod test_vectors;
 pub mod tidy;
 pub mod timer;
 mod undo;

@@ -17,6 +17,7 @@ use touchpoint_crdt::protocol::{
     ALPN, ErrorCode, Frame, Hello, Limits, MemberEvent, MemberId, Refusal, Role, Room, Rooms,
     ServerMember, datagram_channel, encode_presence_datagram,
 };
+use touchpoint_crdt::test_vectors::HALF_INTEGRATED;
 use touchpoint_crdt::{Board, Element, NewElement};
 use touchpoint_sync::client::tls::fingerprint;
 use touchpoint_sync::client::{Client, ClientOptions, ConnectionState, Event, lock};
@@ -228,6 +229,7 @@ async fn serve_stream(
     let mut member = ServerMember::new(id, channel, Instant::now(), Limits::DEFAULT);
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
+    let mut injected = false;
     while open {
         enum Input {
             Bytes(usize),
@@ -295,6 +297,13 @@ async fn serve_stream(
                 }
                 MemberEvent::Close => open = false,
             }
+        }
+        // A broken or hostile server: in rooms named "broken ...", each
+        // member gets an update that yrs integrates only half of.
+        if !injected && member.is_joined() && member.room().is_some_and(|r| r.starts_with("broken"))
+        {
+            injected = true;
+            let _ = tx.send(Frame::Sync(SyncMessage::Update(HALF_INTEGRATED.to_vec())).encode());
         }
         if !open {
             s.members.remove(&id);
@@ -512,6 +521,46 @@ async fn clients_reconnect_after_a_server_restart_and_merge_what_happened_meanwh
         assert!(lock(a.board()).element(note).is_some(), "{note} lost");
     }
     assert_eq!(lock(a.board()).element(&before).unwrap().geom.x, 100.0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_leaves_the_board_suspect_stops_the_client_and_says_so() {
+    let id = Identity::new();
+    let server = TestServer::start(&id, 0, TestRooms::default()).await;
+    let link = server.link(&id, "broken room");
+    let mut client = Client::connect(link, board(), options().with_name("Ana")).unwrap();
+    let reported = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(event) = client.next_event().await {
+            if let Event::BoardSuspect { reason } = event {
+                return reason;
+            }
+        }
+        panic!("the client ended without reporting the suspect board");
+    })
+    .await
+    .expect("no BoardSuspect event");
+    assert!(
+        reported.contains("update from the server refused"),
+        "{reported}"
+    );
+    // It does not reconnect with that board.
+    let state = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.wait_for(|s| matches!(s, ConnectionState::Refused { .. })),
+    )
+    .await
+    .expect("the client did not stop");
+    assert!(
+        matches!(
+            state,
+            ConnectionState::Refused {
+                code: Some(ErrorCode::BadUpdate),
+                ..
+            }
+        ),
+        "{state}"
+    );
     server.stop().await;
 }
 

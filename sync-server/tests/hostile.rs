@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::*;
 use touchpoint_crdt::protocol::{ErrorCode, Frame, Hello};
+use touchpoint_crdt::test_vectors::HALF_INTEGRATED;
 use touchpoint_crdt::{Board, NewElement};
 use yrs::sync::SyncMessage;
 
@@ -239,14 +240,6 @@ async fn an_update_the_room_cannot_fully_integrate_reloads_the_room_and_members_
     assert!(!late.board.has_missing_updates());
     assert!(server.stop().await.success());
 }
-
-/// A Yjs update v1 that yrs integrates half of before failing (the same
-/// bytes as crdt's `HALF_INTEGRATED` test, where the layout is spelled out):
-/// a string "a" in root `t`, then an item whose parent is that string.
-const HALF_INTEGRATED: &[u8] = &[
-    0x01, 0x02, 0x05, 0x00, 0x04, 0x01, 0x01, b't', 0x01, b'a', 0x04, 0x00, 0x05, 0x00, 0x01, b'b',
-    0x00,
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_the_engine_fails_halfway_reloads_the_room_and_leaves_no_trace() {

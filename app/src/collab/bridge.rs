@@ -39,7 +39,7 @@ pub struct Bridge {
 }
 
 /// What one exchange did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Exchange {
     /// The app's transactions handed to the sync client.
     pub pushed: usize,
@@ -47,6 +47,10 @@ pub struct Exchange {
     pub dropped: usize,
     /// Remote transactions applied to the app's board.
     pub pulled: usize,
+    /// A remote transaction failed on the app's board in a way that may have
+    /// left part of it there (`UpdateError::leaves_document_suspect`); the
+    /// rest of the queue was dropped. The board must be reloaded.
+    pub suspect: Option<UpdateError>,
 }
 
 /// One of the app's edits as handed to the sync client, for latency
@@ -152,21 +156,24 @@ impl Bridge {
                 done.dropped = outgoing.len();
             }
         }
-        done.pulled = self.pull(local);
+        (done.pulled, done.suspect) = self.pull(local);
         done
     }
 
     /// Applies what came from the network to the app's board; returns how
-    /// many transactions.
-    pub fn pull(&self, local: &mut Board) -> usize {
+    /// many transactions, and the error that makes the board suspect if one
+    /// did (the transactions after it are dropped: the board is to be
+    /// reloaded and synced again).
+    pub fn pull(&self, local: &mut Board) -> (usize, Option<UpdateError>) {
         let mut pulled = 0;
         for update in take(&self.incoming) {
             match local.apply_update(&update) {
                 Ok(()) => pulled += 1,
+                Err(e) if e.leaves_document_suspect() => return (pulled, Some(e)),
                 Err(e) => tracing::warn!("a collaborator's update did not apply: {e}"),
             }
         }
-        pulled
+        (pulled, None)
     }
 }
 
@@ -218,10 +225,9 @@ mod tests {
             );
         }
         // Nothing echoes back.
-        assert_eq!(
-            bridge.exchange(&mut app, true, &mut Vec::new()),
-            Exchange::default()
-        );
+        let echo = bridge.exchange(&mut app, true, &mut Vec::new());
+        assert_eq!((echo.pushed, echo.pulled, echo.dropped), (0, 0, 0));
+        assert!(echo.suspect.is_none());
 
         // A collaborator's update arriving on the replica (as the sync
         // client applies it) reaches the app as a remote change.
@@ -262,6 +268,27 @@ mod tests {
             touchpoint_sync::client::lock(bridge.replica())
                 .element(&id)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_remote_update_that_leaves_the_board_suspect_stops_the_pull() {
+        let mut app = Board::with_client_id(1);
+        let bridge = Bridge::new(&app).expect("bridge");
+        push(
+            &bridge.incoming,
+            touchpoint_crdt::test_vectors::HALF_INTEGRATED,
+        );
+        push(&bridge.incoming, &Board::with_client_id(2).encode());
+        let done = bridge.exchange(&mut app, true, &mut Vec::new());
+        let e = done
+            .suspect
+            .expect("the half-integrated update is reported");
+        assert!(e.leaves_document_suspect(), "{e}");
+        assert_eq!(done.pulled, 0, "nothing after it is applied");
+        assert!(
+            take(&bridge.incoming).is_empty(),
+            "the rest of the queue is dropped"
         );
     }
 }

@@ -296,6 +296,15 @@ impl Collab {
         }
     }
 
+    /// Drops the current session without carrying anything more between
+    /// the board and the room: the board is suspect (see
+    /// `Pumped::reload`) and is about to be reopened from its file.
+    pub fn abandon(&mut self) {
+        if let Some(session) = self.session.take() {
+            tracing::warn!(room = %session.link().room, "leaving the room without syncing: the board will be reopened");
+        }
+    }
+
     /// Leaves and stops the embedded server (commits what it holds).
     pub fn shutdown(&mut self, ws: &mut Workspace) {
         self.leave(ws);

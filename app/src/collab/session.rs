@@ -73,12 +73,17 @@ impl std::fmt::Display for Status {
 }
 
 /// What a pump did, for the window.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pumped {
     /// Something visible changed: draw a frame.
     pub redraw: bool,
     /// When the session wants to run again (presence due, cursors easing).
     pub wake_at: Option<Instant>,
+    /// An update from the room failed in a way that may have left part of
+    /// it in the board (here or in the sync client's replica): the window
+    /// must drop this session, reopen the board from its file and rejoin
+    /// (see `Collab::abandon`). Says why.
+    pub reload: Option<String>,
 }
 
 pub struct Session {
@@ -240,10 +245,18 @@ impl Session {
             ws.sync();
             out.redraw = true;
         }
+        if let Some(e) = moved.suspect {
+            out.reload = Some(format!("a collaborator's update broke the board: {e}"));
+            return out;
+        }
         while let Some(event) = self.client.try_next_event() {
             out.redraw = true;
             match event {
                 Event::State(state) => self.on_state(ws, state),
+                Event::BoardSuspect { reason } => {
+                    out.reload = Some(reason);
+                    return out;
+                }
                 Event::Presence(update) => {
                     let changes = self.peers.apply(&update, self.own_client());
                     if let Some(view) = changes.summons.last() {
@@ -306,7 +319,8 @@ impl Session {
                 self.force_presence = true;
                 // Everything the room held has arrived by now (the bridge
                 // carries it on the next pump at the latest: pull first).
-                if self.bridge.pull(&mut ws.board) > 0 {
+                // (A suspect update is reported by the next pump's exchange.)
+                if self.bridge.pull(&mut ws.board).0 > 0 {
                     ws.sync();
                 }
                 if ws.board.ensure_meta() {

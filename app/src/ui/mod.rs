@@ -271,6 +271,36 @@ impl Shell {
         Ok(())
     }
 
+    /// An update from the room may have left part of itself in the board:
+    /// drop the session without syncing that board, reopen the board from
+    /// its file (its last autosave, which never held the bad update) and
+    /// rejoin; the first sync brings back what the room has that the file
+    /// lacks. Offline, edits from the last half second (not yet autosaved)
+    /// are lost with the suspect board.
+    fn reopen_suspect_board(&mut self, reason: &str) {
+        tracing::warn!("reopening the board from its file: {reason}");
+        let path = self.workspace.file.path().to_owned();
+        self.collab.abandon();
+        match Workspace::open_or_create(&path) {
+            Ok(mut ws) => {
+                let camera = self.workspace.camera;
+                ws.set_viewport(camera.viewport_px(), camera.scale_factor());
+                ws.camera = camera;
+                self.workspace = ws;
+                self.canvas = CanvasInput::default();
+                self.resume_sharing();
+                self.workspace.message = Some(
+                    "An update from the room could not be applied safely: the board was reopened from its last save and is syncing again".to_owned(),
+                );
+            }
+            Err(e) => {
+                self.workspace.message = Some(format!(
+                    "the board could not be reopened after a bad update: {e}"
+                ));
+            }
+        }
+    }
+
     /// Rejoins the room of a board opened again, if it is shared.
     fn resume_sharing(&mut self) {
         match self.collab.resume(&mut self.workspace) {
@@ -437,6 +467,10 @@ impl Shell {
             return false;
         };
         let pumped = session.pump(&mut self.workspace, now);
+        if let Some(reason) = pumped.reload {
+            self.reopen_suspect_board(&reason);
+            return true;
+        }
         self.session_wake = pumped.wake_at;
         let mut redraw = pumped.redraw;
         // A board just joined: once the room's content is in, show it all

@@ -184,6 +184,9 @@ pub struct ClientSession {
     board_client: u64,
     /// From the welcome: names the room in presence datagrams.
     channel: Option<u64>,
+    /// An update from the server may have left part of itself in the board
+    /// (see [`Self::board_is_suspect`]).
+    board_suspect: bool,
 }
 
 impl ClientSession {
@@ -201,11 +204,21 @@ impl ClientSession {
             local: LocalWatch::new(board)?,
             board_client: board.client_id(),
             channel: None,
+            board_suspect: false,
         })
     }
 
     pub fn state(&self) -> &ClientState {
         &self.state
+    }
+
+    /// Whether an update from the server failed in a way that may have
+    /// left part of it in the board (`UpdateError::leaves_document_suspect`).
+    /// The session has ended; the board's owner should discard that board,
+    /// reload it from a trusted copy (its file) and sync again with a new
+    /// session, rather than reconnect with it.
+    pub fn board_is_suspect(&self) -> bool {
+        self.board_suspect
     }
 
     /// The role the server granted, once welcomed.
@@ -414,6 +427,9 @@ impl ClientSession {
         match board.apply_update(update) {
             Ok(()) => true,
             Err(e) => {
+                if e.leaves_document_suspect() {
+                    self.board_suspect = true;
+                }
                 self.fail(Refusal::new(
                     ErrorCode::BadUpdate,
                     format!("update from the server refused: {e}"),

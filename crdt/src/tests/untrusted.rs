@@ -122,16 +122,7 @@ fn a_remote_update_that_does_not_decode_changes_nothing() {
     assert_eq!(b.encode(), before);
 }
 
-/// A Yjs update v1 that yrs integrates half of: a string item "a" in root
-/// `t` (client 5, clock 0), then an item (5, 1) whose parent is that
-/// string item, which is not a type, so yrs stops with `InvalidParent`
-/// after integrating the first. Layout: 1 client; 2 structs of client 5
-/// from clock 0; item{info 4 = string, parent root "t", "a"}; item{info 4,
-/// parent id (5, 0), "b"}; an empty delete set.
-pub(crate) const HALF_INTEGRATED: &[u8] = &[
-    0x01, 0x02, 0x05, 0x00, 0x04, 0x01, 0x01, b't', 0x01, b'a', 0x04, 0x00, 0x05, 0x00, 0x01, b'b',
-    0x00,
-];
+use crate::test_vectors::HALF_INTEGRATED;
 
 #[test]
 fn an_update_yrs_stops_halfway_through_leaves_the_board_suspect() {

@@ -577,6 +577,21 @@ impl Driver {
             ClientState::Refused(r) | ClientState::Failed(r) => Some(r.clone()),
             _ => None,
         })?;
+        if self.session.board_is_suspect() {
+            let reason = refusal.reason.clone();
+            if self
+                .events
+                .try_send(Event::BoardSuspect { reason })
+                .is_err()
+            {
+                tracing::warn!("sync client: event buffer full; a suspect board not reported");
+            }
+            self.wake();
+            return Some(Outcome::Refused {
+                code: Some(refusal.code),
+                reason: refusal.reason,
+            });
+        }
         if refusal.code.is_retryable() {
             Some(Outcome::Lost {
                 reason: refusal.to_string(),

@@ -200,6 +200,11 @@ pub enum Event {
     /// Collaborators' presence: apply it to the app's awareness. States are
     /// JSON text, checked to parse but otherwise untrusted.
     Presence(AwarenessUpdate),
+    /// An update from the server failed in a way that may have left part of
+    /// it in the board (yrs stopped or panicked mid-integration). The client
+    /// has stopped (state `Refused`) and will not reconnect with that board:
+    /// discard it, reload it from a trusted copy and start a new client.
+    BoardSuspect { reason: String },
 }
 
 /// Why a client could not be started.
