@@ -117,7 +117,11 @@ async fn seed(n: usize, link: &ShareLink) -> Result<()> {
             &format!("Note {i}: waiting times"),
         ))?;
     }
+    let encoding = Instant::now();
     let update = board.encode();
+    // What the server does for each newcomer's sync step 2 (its
+    // `encode_diff` against an empty state vector is the same walk).
+    let encode_ms = encoding.elapsed().as_secs_f64() * 1e3;
     let conn = connect(link).await?;
     let (mut send, _recv, _decoder) = join(&conn, link, "seed").await?;
     send.write_all(&Frame::Sync(SyncMessage::Update(update.clone())).encode())
@@ -129,7 +133,7 @@ async fn seed(n: usize, link: &ShareLink) -> Result<()> {
         bail!("the room holds {got} bytes after seeding {}", update.len());
     }
     println!(
-        "seeded {n} stickies ({} bytes) in {:.1} s",
+        "seeded {n} stickies ({} bytes, encoded in {encode_ms:.0} ms) in {:.1} s",
         update.len(),
         started.elapsed().as_secs_f64()
     );

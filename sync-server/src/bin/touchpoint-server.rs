@@ -77,7 +77,7 @@ struct ServeArgs {
     max_room_presence_bytes: u64,
     /// Bytes queued to one member and not yet read by it before it is cut
     /// off as too slow.
-    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
     max_send_queue_bytes: u64,
     /// Bytes of a room's updates waiting for storage before the room stops
     /// reading from its members until storage catches up.

@@ -84,7 +84,8 @@ pub struct ServerOptions {
     /// peer reads too slowly, or not at all); past it the member is cut off
     /// with its connection. A single frame larger than this (a newcomer's
     /// sync step 2 of a large board) still goes out when nothing else is
-    /// queued. Default 32 MiB.
+    /// queued. Default 64 MiB: twice the default document limit, so a
+    /// newcomer's whole-board step 2 and the relays that follow it fit.
     pub max_send_queue_bytes: usize,
     /// Bytes of a room's updates handed to storage and not yet committed;
     /// past it the room reads no more from its members until storage
