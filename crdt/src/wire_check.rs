@@ -174,12 +174,12 @@ impl Reader<'_> {
             1 => {
                 self.varuint()?; // deleted length
             }
-            2 => {
-                let n = self.count(1)?;
-                for _ in 0..n {
-                    self.string()?;
-                }
-            }
+            // Legacy JSON content (Yjs' ContentJSON, which today's Yjs no
+            // longer writes): yrs 0.28 reads one string more than the count
+            // says, so after it yrs and this check would read the bytes
+            // differently, and yrs would take later bytes for counts (found by
+            // fuzzing: reservations of tens of GB). Refused.
+            2 => return self.err("legacy JSON content is not accepted"),
             3 => {
                 let n = self.count(1)?;
                 self.skip(n)?;
@@ -287,5 +287,19 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(check_update_v1(&bytes[..cut]).is_err(), "cut {cut}");
         }
+    }
+
+    /// Fuzzing finding (tpboard_load, 22 bytes): a JSON content item with a
+    /// count of 0 passed here while yrs read a string for it anyway, then
+    /// took later bytes for a count and reserved tens of GB.
+    #[test]
+    fn regression_legacy_json_content_is_refused() {
+        let bytes = [
+            0x02, 0x01, 0x00, 0x01, 0x02, 0x00, 0x02, 0x01, 0x00, 0x00, 0xf2, 0x9b, 0xff, 0xff,
+            0xfc, 0xfe, 0xd7, 0x00, 0xb8, 0x8a, 0x00, 0x00,
+        ];
+        let e = check_update_v1(&bytes).unwrap_err();
+        assert_eq!(e.what, "legacy JSON content is not accepted");
+        assert!(crate::file::load_bytes(&bytes).is_err());
     }
 }

@@ -58,12 +58,21 @@ fn replay_corpus(name: &str) {
 }
 
 /// One saved reproducer, by file name.
-#[allow(dead_code)] // used by the regression tests, when there are any
 fn replay_regression(name: &str, file: &str) {
     let path = fuzz_dir().join("regressions").join(name).join(file);
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("reproducer {} is missing: {e}", path.display()));
     target(name)(&bytes);
+}
+
+/// Finding 2 (tpboard_load): legacy JSON content with a count yrs 0.28 reads
+/// one string past, after which yrs took later bytes for counts and tried to
+/// reserve tens of GB (AddressSanitizer: out of memory). `wire_check` now
+/// refuses JSON content.
+#[test]
+fn tpboard_load_regression_legacy_json_content() {
+    replay_regression("tpboard_load", "legacy_json_content_min");
+    replay_regression("tpboard_load", "legacy_json_content_oom");
 }
 
 #[test]
