@@ -127,10 +127,17 @@ async fn seed(n: usize, link: &ShareLink) -> Result<()> {
     send.write_all(&Frame::Sync(SyncMessage::Update(update.clone())).encode())
         .await?;
     // Reading the document back (a step 2 is gated on commits) says it is
-    // stored.
-    let got = fetch_all(&conn, link, "seed check").await?;
-    if got < update.len() / 2 {
-        bail!("the room holds {got} bytes after seeding {}", update.len());
+    // stored, once the update has finished arriving.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = fetch_all(&conn, link, "seed check").await?;
+        if got >= update.len() / 2 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the room holds {got} bytes after seeding {}", update.len());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!(
         "seeded {n} stickies ({} bytes, encoded in {encode_ms:.0} ms) in {:.1} s",
