@@ -73,6 +73,23 @@ fn replay_regression(name: &str, file: &str) {
 fn tpboard_load_regression_legacy_json_content() {
     replay_regression("tpboard_load", "legacy_json_content_min");
     replay_regression("tpboard_load", "legacy_json_content_oom");
+    // Two more shapes of the same desync from the same run (32 bytes each):
+    // the misread count reached a struct count (`Update::decode`) and an
+    // `Any` content count instead of a string count.
+    replay_regression("tpboard_load", "legacy_json_content_block_count");
+    replay_regression("tpboard_load", "legacy_json_content_any_count");
+}
+
+/// Every saved reproducer of every target, so that one added without a
+/// named test still runs.
+#[test]
+fn every_regression_replays() {
+    for (name, _) in targets::TARGETS {
+        let dir = fuzz_dir().join("regressions").join(name);
+        if dir.is_dir() {
+            replay_dir(name, &dir);
+        }
+    }
 }
 
 #[test]

@@ -64,6 +64,18 @@ fn replay_regression(name: &str, file: &str) {
     target(name)(&bytes);
 }
 
+/// Every saved reproducer of every target, so that one added without a
+/// named test still runs.
+#[test]
+fn every_regression_replays() {
+    for (name, _) in targets::TARGETS {
+        let dir = fuzz_dir().join("regressions").join(name);
+        if dir.is_dir() {
+            replay_dir(name, &dir);
+        }
+    }
+}
+
 #[test]
 fn every_target_has_a_corpus() {
     for (name, _) in targets::TARGETS {
