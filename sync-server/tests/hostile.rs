@@ -28,26 +28,55 @@ fn state_of(name: &str, len: usize) -> String {
     )
 }
 
-/// The updates (Yjs v1) of `n` stickies created one by one by a client
-/// with this id, each with `text_len` bytes of text.
-fn stickies_of(client: u64, n: usize, text_len: usize) -> Vec<Vec<u8>> {
-    let mut board = Board::with_client_id(client);
+/// The updates (Yjs v1) that `edit` makes on `board`, one per transaction.
+fn updates_made(board: &mut Board, edit: impl FnOnce(&mut Board)) -> Vec<Vec<u8>> {
     let updates = Arc::new(Mutex::new(Vec::new()));
     let sink = updates.clone();
-    let _sub = board
+    let sub = board
         .observe_updates(move |u, _| sink.lock().unwrap().push(u.to_vec()))
         .unwrap();
-    for i in 0..n {
-        let text = format!("{i}:{}", "x".repeat(text_len));
-        board
-            .create(NewElement::sticky(i as f64 * 10.0, 0.0, &text))
-            .unwrap();
-    }
+    edit(board);
+    drop(sub);
     updates.lock().unwrap().clone()
 }
 
-/// Writes frames until the server stops taking them; `false` once it has
-/// stopped the stream or closed the connection.
+/// The updates of `n` stickies created one by one by a client with this id,
+/// each with `text_len` bytes of text.
+fn stickies_of(client: u64, n: usize, text_len: usize) -> Vec<Vec<u8>> {
+    updates_made(&mut Board::with_client_id(client), |board| {
+        for i in 0..n {
+            let text = format!("{i}:{}", "x".repeat(text_len));
+            board
+                .create(NewElement::sticky(i as f64 * 10.0, 0.0, &text))
+                .unwrap();
+        }
+    })
+}
+
+/// A raw member of room "r" on a connection of its own, its hello sent.
+async fn raw_member(server: &ServerProc, token: &str, name: &str) -> (quinn::Connection, Peer) {
+    let conn = connect(server).await;
+    let mut peer = Peer::open(&conn).await;
+    peer.send(&Frame::Hello(Hello::new("r", token, name))).await;
+    (conn, peer)
+}
+
+/// Sends one update the room should refuse as suspect, and waits until the
+/// attacker is refused and the room has reloaded its document.
+async fn refused_and_reloaded(server: &ServerProc, token: &str, update: Vec<u8>) {
+    let (_conn, mut attacker) = raw_member(server, token, "attacker").await;
+    attacker
+        .send(&Frame::Sync(SyncMessage::Update(update)))
+        .await;
+    let refusal = attacker.refusal().await;
+    assert_eq!(refusal.code, ErrorCode::BadUpdate, "{refusal}");
+    server
+        .wait_logged("the room's document was reloaded from storage")
+        .await;
+}
+
+/// Writes the updates as frames until the server stops taking them (it
+/// stopped the stream or closed the connection); how many were written.
 async fn send_all(peer: &mut Peer, updates: &[Vec<u8>]) -> usize {
     let mut sent = 0;
     for u in updates {
@@ -152,11 +181,7 @@ async fn an_editor_flooding_held_back_updates_is_refused_and_nothing_is_kept() {
     // Updates 2 to 41 of one client, each a 1 MiB sticky, without update 1:
     // none can be integrated, ever.
     let updates = stickies_of(0xA77AC, 41, 1 << 20);
-    let conn = connect(&server).await;
-    let mut attacker = Peer::open(&conn).await;
-    attacker
-        .send(&Frame::Hello(Hello::new("r", &link.token, "attacker")))
-        .await;
+    let (_conn, mut attacker) = raw_member(&server, &link.token, "attacker").await;
     let sent = send_all(&mut attacker, &updates[1..]).await;
     let refusal = attacker.refusal().await;
     assert_eq!(refusal.code, ErrorCode::BadUpdate, "{refusal}");
@@ -200,27 +225,8 @@ async fn an_update_the_room_cannot_fully_integrate_reloads_the_room_and_members_
         .create(NewElement::sticky(0.0, 0.0, "elsewhere"))
         .unwrap();
     let mut typist = Board::from_update_with_client_id(&elsewhere.encode(), 0x7E57).unwrap();
-    let typed = Arc::new(Mutex::new(Vec::new()));
-    let sink = typed.clone();
-    let _sub = typist
-        .observe_updates(move |u, _| sink.lock().unwrap().push(u.to_vec()))
-        .unwrap();
-    typist.insert_text(&id, 0, "orphan ").unwrap();
-    let orphan = typed.lock().unwrap()[0].clone();
-
-    let conn = connect(&server).await;
-    let mut attacker = Peer::open(&conn).await;
-    attacker
-        .send(&Frame::Hello(Hello::new("r", &link.token, "attacker")))
-        .await;
-    attacker
-        .send(&Frame::Sync(SyncMessage::Update(orphan)))
-        .await;
-    let refusal = attacker.refusal().await;
-    assert_eq!(refusal.code, ErrorCode::BadUpdate, "{refusal}");
-    server
-        .wait_logged("the room's document was reloaded from storage")
-        .await;
+    let orphan = updates_made(&mut typist, |b| b.insert_text(&id, 0, "orphan ").unwrap());
+    refused_and_reloaded(&server, &link.token, orphan[0].clone()).await;
 
     // The members go on without reconnecting, and converge.
     ana.create("after the reload").await;
@@ -250,19 +256,7 @@ async fn an_update_the_engine_fails_halfway_reloads_the_room_and_leaves_no_trace
     let mut ana = SyncClient::join(connect(&server).await, &link, "Ana").await;
     ana.create("kept").await;
 
-    let conn = connect(&server).await;
-    let mut attacker = Peer::open(&conn).await;
-    attacker
-        .send(&Frame::Hello(Hello::new("r", &link.token, "attacker")))
-        .await;
-    attacker
-        .send(&Frame::Sync(SyncMessage::Update(HALF_INTEGRATED.to_vec())))
-        .await;
-    let refusal = attacker.refusal().await;
-    assert_eq!(refusal.code, ErrorCode::BadUpdate, "{refusal}");
-    server
-        .wait_logged("the room's document was reloaded from storage")
-        .await;
+    refused_and_reloaded(&server, &link.token, HALF_INTEGRATED.to_vec()).await;
 
     // The half that yrs took is gone with the old document: a newcomer's
     // board has nothing in root `t`, and the room goes on.
@@ -285,11 +279,7 @@ async fn a_member_that_stops_reading_is_cut_off_while_the_others_keep_syncing() 
     let mut ben = SyncClient::join(connect(&server).await, &link, "Ben").await;
 
     // A member that joins and then never reads again.
-    let stalled = connect(&server).await;
-    let mut reader = Peer::open(&stalled).await;
-    reader
-        .send(&Frame::Hello(Hello::new("r", &link.token, "stalled")))
-        .await;
+    let (stalled, mut reader) = raw_member(&server, &link.token, "stalled").await;
     assert!(matches!(reader.next().await, Some(Frame::Welcome(_))));
 
     // 60 stickies of 100 KB: far more than the stalled member's flow

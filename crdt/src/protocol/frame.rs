@@ -93,8 +93,9 @@ pub struct Limits {
     /// Largest single presence state (its JSON text, in UTF-8 bytes). An
     /// awareness message carrying a longer one is refused by the codec on
     /// both ends ([`FrameError::FieldTooLong`]), so it is never relayed.
-    /// The app's own states stay far below it (a pen stroke's 200 points
-    /// and a 200-element selection are under 10 KiB). Default: 16 KiB.
+    /// The app's own states stay under half of it (a pen stroke's 200
+    /// points with a 100-element selection, or a drag of 100 elements).
+    /// Default: 16 KiB.
     pub max_presence_bytes: usize,
     /// Most bytes of presence (the JSON text of every state) a room holds;
     /// a state that would take it past this is dropped, not relayed, so the

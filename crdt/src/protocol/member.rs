@@ -112,10 +112,9 @@ impl Room {
     }
 
     /// Replaces the document (with the room's stored state, after a refused
-    /// update left the old one suspect), keeping presence. Whatever waits
-    /// for changes that never arrived is dropped from the new document.
-    pub fn replace_board(&mut self, mut board: Board) {
-        board.discard_unintegrated();
+    /// update left the old one suspect), keeping presence. The new board
+    /// should hold nothing pending (see [`Board::discard_unintegrated`]).
+    pub fn replace_board(&mut self, board: Board) {
         self.approx_len = board.encode().len();
         self.board = board;
         self.suspect = false;
@@ -124,11 +123,6 @@ impl Room {
     /// An upper bound of the document's encoded size, in bytes.
     pub fn doc_len_estimate(&self) -> usize {
         self.approx_len
-    }
-
-    /// Bytes of presence JSON the room holds.
-    pub fn presence_bytes(&self) -> usize {
-        self.presence_bytes
     }
 
     /// Every current presence state, in client order.

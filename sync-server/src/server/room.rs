@@ -96,9 +96,9 @@ pub(crate) async fn run(
 ) {
     let started = Instant::now();
     let room = match load(&shared, &name).await {
-        Ok((room, updates)) => {
+        Ok((board, updates)) => {
             tracing::info!(updates, ms = millis(started.elapsed()), "room loaded");
-            room
+            Room::new(board)
         }
         Err(reason) => {
             tracing::error!("room could not be loaded: {reason}");
@@ -215,8 +215,9 @@ fn going_away() -> Refusal {
 }
 
 /// Reads a room from storage and rebuilds its document (on a blocking
-/// thread: both are synchronous and may take a while for a large room).
-async fn load(shared: &Arc<Shared>, name: &str) -> Result<(Room, usize), String> {
+/// thread: both are synchronous and may take a while for a large room); the
+/// board and how many stored updates it was built from.
+async fn load(shared: &Arc<Shared>, name: &str) -> Result<(Board, usize), String> {
     let shared = shared.clone();
     let name = name.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -224,8 +225,7 @@ async fn load(shared: &Arc<Shared>, name: &str) -> Result<(Room, usize), String>
             let mut store = shared.loader.lock().unwrap_or_else(|e| e.into_inner());
             crate::storage::RoomStore::load(&mut *store, &name).map_err(|e| e.to_string())?
         };
-        let board = board_from_stored(&state.updates)?;
-        Ok((Room::new(board), state.updates.len()))
+        Ok((board_from_stored(&state.updates)?, state.updates.len()))
     })
     .await
     .map_err(|e| format!("the loading thread failed: {e}"))?
@@ -392,20 +392,8 @@ impl RoomTask {
         if self.failed {
             return;
         }
-        let shared = self.shared.clone();
-        let name = self.name.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let state = {
-                let mut store = shared.loader.lock().unwrap_or_else(|e| e.into_inner());
-                crate::storage::RoomStore::load(&mut *store, &name).map_err(|e| e.to_string())?
-            };
-            board_from_stored(&state.updates)
-        })
-        .await
-        .map_err(|e| format!("the loading thread failed: {e}"))
-        .and_then(|r| r);
-        match loaded {
-            Ok(board) => {
+        match load(&self.shared, &self.name).await {
+            Ok((board, _)) => {
                 self.room.replace_board(board);
                 let step1: Arc<[u8]> =
                     Frame::Sync(SyncMessage::SyncStep1(self.room.board().state_vector()))
@@ -468,13 +456,7 @@ impl RoomTask {
                     },
                 );
                 drop(reply.send(JoinReply::Taken));
-                if self.is_heavy(id, buffered.len()) {
-                    heavy(|| {
-                        self.with_member(id, |m, ctx| m.receive(&buffered, Instant::now(), ctx));
-                    });
-                } else {
-                    self.with_member(id, |m, ctx| m.receive(&buffered, Instant::now(), ctx));
-                }
+                self.receive(id, &buffered);
                 if let Some(slot) = self.members.get(&id)
                     && slot.member.is_joined()
                 {
@@ -488,13 +470,7 @@ impl RoomTask {
                 }
             }
             RoomMsg::Bytes { member, bytes } => {
-                if self.is_heavy(member, bytes.len()) {
-                    heavy(|| {
-                        self.with_member(member, |m, ctx| m.receive(&bytes, Instant::now(), ctx));
-                    });
-                } else {
-                    self.with_member(member, |m, ctx| m.receive(&bytes, Instant::now(), ctx));
-                }
+                self.receive(member, &bytes);
             }
             RoomMsg::Datagram { member, bytes } => {
                 self.with_member(member, |m, ctx| {
@@ -504,6 +480,18 @@ impl RoomTask {
             RoomMsg::Ended { member } => {
                 self.with_member(member, |m, ctx| m.connection_lost(ctx));
             }
+        }
+    }
+
+    /// Hands bytes read from a member's stream to its state machine, off the
+    /// shared workers when that may be heavy (see [`Self::is_heavy`]).
+    fn receive(&mut self, id: MemberId, bytes: &[u8]) {
+        let is_heavy = self.is_heavy(id, bytes.len());
+        let mut handle = || self.with_member(id, |m, ctx| m.receive(bytes, Instant::now(), ctx));
+        if is_heavy {
+            heavy(handle);
+        } else {
+            handle();
         }
     }
 
