@@ -18,11 +18,15 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use touchpoint_crdt::Board;
+use touchpoint_crdt::{Board, UpdateSubscription};
+use yrs::block::ClientID;
+use yrs::updates::decoder::Decode;
 
-use super::bridge::PushedEdit;
+/// The app's own edits as committed: its yrs clock after each, and when.
+type Edits = Arc<Mutex<Vec<(u32, SystemTime)>>>;
 
 pub const ENV: &str = "TOUCHPOINT_LATENCY_LOG";
 
@@ -31,6 +35,8 @@ pub struct LatencyLog {
     own: u64,
     /// Highest clock already reported shown, per other client.
     shown: HashMap<u64, u32>,
+    edits: Edits,
+    _edits: UpdateSubscription,
 }
 
 fn unix_ns(t: SystemTime) -> u128 {
@@ -38,14 +44,36 @@ fn unix_ns(t: SystemTime) -> u128 {
 }
 
 impl LatencyLog {
-    /// Opens the log the environment names, if any (appending).
-    pub fn from_env(own: u64) -> Option<LatencyLog> {
+    /// Opens the log the environment names, if any (appending), and notes
+    /// each of `board`'s local edits as it is committed.
+    pub fn from_env(board: &Board) -> Option<LatencyLog> {
         let path = std::env::var_os(ENV)?;
+        let own = board.client_id();
+        let edits: Edits = Arc::default();
+        let sink = edits.clone();
+        // The clock after an edit is the end of its own blocks in the
+        // update; the document cannot be read inside its own commit.
+        let subscription = board.observe_updates(move |update, remote| {
+            if remote {
+                return;
+            }
+            let Ok(update) = yrs::Update::decode_v1(update) else {
+                return;
+            };
+            let clock = update.state_vector().get(&ClientID::new(own));
+            if clock > 0
+                && let Ok(mut q) = sink.lock()
+            {
+                q.push((clock, SystemTime::now()));
+            }
+        })?;
         match File::options().create(true).append(true).open(&path) {
             Ok(f) => Some(LatencyLog {
                 out: BufWriter::new(f),
                 own,
                 shown: HashMap::new(),
+                edits,
+                _edits: subscription,
             }),
             Err(e) => {
                 tracing::warn!("{ENV}: cannot open {}: {e}", path.to_string_lossy());
@@ -54,14 +82,19 @@ impl LatencyLog {
         }
     }
 
-    pub fn edits(&mut self, edits: &[PushedEdit]) {
-        for e in edits {
+    /// Writes the edits committed since the last call.
+    pub fn edits(&mut self) {
+        let edits = match self.edits.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        for (clock, committed) in &edits {
             let _ = writeln!(
                 self.out,
                 "edit {} {} {}",
                 self.own,
-                e.clock,
-                unix_ns(e.committed)
+                clock,
+                unix_ns(*committed)
             );
         }
         if !edits.is_empty() {

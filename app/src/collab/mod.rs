@@ -3,7 +3,6 @@
 //! link, see who else is there.
 //!
 //! - [`presence`]: cursors, selections, views; pure, no window types
-//! - [`bridge`]: the window's board and the sync client's replica kept equal
 //! - [`session`]: one board joined to a room
 //! - [`host`]: the embedded server and the links it signs
 //! - [`share_file`]: the file that remembers a board is shared
@@ -14,7 +13,6 @@
 //! this app has shared something, the current board's session, and who the
 //! user is (asked once, kept in the data directory).
 
-pub mod bridge;
 pub mod host;
 pub mod latency;
 pub mod presence;
@@ -22,6 +20,7 @@ pub mod session;
 pub mod share_file;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use touchpoint_sync::client::Waker;
 use touchpoint_sync::link::ShareLink;
@@ -292,7 +291,9 @@ impl Collab {
     /// at exit). The embedded server keeps running for the app's lifetime.
     pub fn leave(&mut self, ws: &mut Workspace) {
         if let (Some(session), Some(rt)) = (self.session.take(), self.runtime.as_ref()) {
-            rt.block_on(session.leave(ws));
+            // The network task finishes the stream on its own; the window
+            // goes on at once.
+            rt.spawn(session.leave(ws).shutdown());
         }
     }
 
@@ -305,9 +306,15 @@ impl Collab {
         }
     }
 
-    /// Leaves and stops the embedded server (commits what it holds).
+    /// At exit: leaves, waiting (3 s at most) for what is pending to be
+    /// written, and stops the embedded server (commits what it holds).
     pub fn shutdown(&mut self, ws: &mut Workspace) {
-        self.leave(ws);
+        if let (Some(session), Some(rt)) = (self.session.take(), self.runtime.as_ref()) {
+            let transport = session.leave(ws);
+            rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(3), transport.shutdown()).await;
+            });
+        }
         if let (Some(host), Some(rt)) = (self.host.take(), self.runtime.as_ref()) {
             rt.block_on(host.shutdown());
         }

@@ -1,8 +1,10 @@
-//! One open board joined to a room: the sync client, the bridge to the
-//! window's board, this user's presence and everyone else's.
+//! One open board joined to a room: the sync driver working on the
+//! window's own board, this user's presence and everyone else's.
 //!
-//! The window calls [`Session::pump`] between frames. It moves edits both
-//! ways, follows the connection state (a viewer's board turns read-only,
+//! The board exists once. The network task only moves bytes; the window
+//! calls [`Session::pump`] between frames (and when the task wakes it),
+//! which applies what arrived to the board on the UI thread, hands the
+//! board's new local edits to the task, follows the connection state (a viewer's board turns read-only,
 //! collaborators vanish when the connection does), publishes presence at
 //! most ~30 times a second, applies "bring everyone to me" and follow, and
 //! says when it next needs a frame.
@@ -10,11 +12,13 @@
 use std::time::{Duration, Instant};
 
 use touchpoint_crdt::protocol::Role;
+use touchpoint_crdt::protocol::{Hello, Limits};
 use touchpoint_crdt::{Board, ReadOnly};
-use touchpoint_sync::client::{Client, ClientOptions, ConnectionState, Event, Waker};
+use touchpoint_sync::client::{
+    ConnectionState, Connector, Driver, Event, Transport, TransportOptions, Waker,
+};
 use touchpoint_sync::link::ShareLink;
 
-use super::bridge::{Bridge, BridgeError};
 use super::latency::LatencyLog;
 use super::presence::{LocalPresence, Peers, Profile, View};
 use super::share_file::ShareInfo;
@@ -23,10 +27,10 @@ use crate::workspace::Workspace;
 /// Why a session could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error(transparent)]
-    Bridge(#[from] BridgeError),
     #[error("cannot start the sync client: {0}")]
     Client(#[from] touchpoint_sync::client::ClientError),
+    #[error("cannot start the sync session: {0}")]
+    Session(#[from] touchpoint_crdt::protocol::SessionError),
 }
 
 /// What the status bar says about the connection.
@@ -80,22 +84,17 @@ pub struct Pumped {
     /// When the session wants to run again (presence due, cursors easing).
     pub wake_at: Option<Instant>,
     /// An update from the room failed in a way that may have left part of
-    /// it in the board (here or in the sync client's replica): the window
+    /// it in the board: the window
     /// must drop this session, reopen the board from its file and rejoin
     /// (see `Collab::abandon`). Says why.
     pub reload: Option<String>,
 }
 
 pub struct Session {
-    client: Client,
-    bridge: Bridge,
+    driver: Driver,
     link: ShareLink,
     info: ShareInfo,
     role: Role,
-    state: ConnectionState,
-    /// Local transactions handed to the client since the last state it
-    /// reported (while offline they are the unsent ones).
-    sent_since_state: usize,
     presence: LocalPresence,
     peers: Peers,
     following: Option<u64>,
@@ -118,27 +117,26 @@ impl Session {
         profile: &Profile,
         waker: Option<Waker>,
     ) -> Result<Session, SessionError> {
-        let mut bridge = Bridge::new(&ws.board)?;
-        let latency = LatencyLog::from_env(ws.board.client_id());
-        bridge.set_trace(latency.is_some());
-        let mut options = ClientOptions::default().with_name(profile.name.clone());
-        if let Some(w) = waker {
-            options = options.with_waker(w);
-        }
-        let client = Client::connect(link.clone(), bridge.replica().clone(), options)?;
+        let latency = LatencyLog::from_env(&ws.board);
+        let transport = Connector::new()?.transport(
+            link.clone(),
+            TransportOptions {
+                waker,
+                ..TransportOptions::default()
+            },
+        )?;
+        let hello = Hello::new(link.room.clone(), link.token.clone(), profile.name.clone());
+        let driver = Driver::new(transport, &ws.board, hello, Limits::DEFAULT)?;
         // What the link says until the server says otherwise: a viewer link
         // opens view-only even while offline.
         let role = touchpoint_sync::token::claimed_role(&link.token).unwrap_or(Role::Editor);
         apply_role(&mut ws.board, role);
         let presence = LocalPresence::new(ws.board.client_id(), profile);
         Ok(Session {
-            client,
-            bridge,
+            driver,
             link,
             info,
             role,
-            state: ConnectionState::Connecting { attempt: 0 },
-            sent_since_state: 0,
             presence,
             peers: Peers::default(),
             following: None,
@@ -192,21 +190,19 @@ impl Session {
 
     /// The connection as the status bar shows it.
     pub fn status(&self) -> Status {
-        match &self.state {
+        match self.driver.state() {
             ConnectionState::Connecting { attempt } if *attempt <= 1 => Status::Connecting,
             ConnectionState::Connecting { attempt } => Status::Reconnecting { attempt: *attempt },
             ConnectionState::Synced { role, .. } => Status::Connected { role: *role },
-            ConnectionState::Offline {
-                pending, reason, ..
-            } => Status::Offline {
-                unsent: pending + self.sent_since_state,
+            ConnectionState::Offline { reason, .. } => Status::Offline {
+                unsent: self.driver.pending_local_changes(),
                 reason: reason.clone(),
             },
             ConnectionState::Refused { reason, .. } => Status::Refused {
                 reason: reason.clone(),
             },
             ConnectionState::Closed => Status::Offline {
-                unsent: self.sent_since_state,
+                unsent: self.driver.pending_local_changes(),
                 reason: "closed".into(),
             },
         }
@@ -221,38 +217,27 @@ impl Session {
 
     /// Connects again now (after a refusal, or to skip the backoff).
     pub fn reconnect(&self) {
-        self.client.reconnect();
+        self.driver.transport().reconnect();
     }
 
-    /// Moves edits, applies what the client reported, publishes presence.
+    /// Applies what arrived from the room to the board, hands the board's
+    /// new local edits to the network task, follows what the connection
+    /// reported, publishes presence.
     pub fn pump(&mut self, ws: &mut Workspace, now: Instant) -> Pumped {
         let mut out = Pumped::default();
-        let mut traced = Vec::new();
-        let moved = self
-            .bridge
-            .exchange(&mut ws.board, self.role.can_write(), &mut traced);
+        let arrived = self.driver.poll(&mut ws.board);
+        self.driver.local_changed();
+        self.driver.flush();
         if let Some(log) = &mut self.latency {
-            log.edits(&traced);
+            log.edits();
         }
-        if moved.dropped > 0 {
-            tracing::warn!("{} edits on a view-only board were not sent", moved.dropped);
-        }
-        self.sent_since_state += moved.pushed;
-        if moved.pushed + moved.pulled > 0 {
-            tracing::trace!(pushed = moved.pushed, pulled = moved.pulled, "bridge");
-        }
-        if moved.pulled > 0 {
-            ws.sync();
+        if arrived > 0 && ws.sync() {
             out.redraw = true;
         }
-        if let Some(e) = moved.suspect {
-            out.reload = Some(format!("a collaborator's update broke the board: {e}"));
-            return out;
-        }
-        while let Some(event) = self.client.try_next_event() {
+        while let Some(event) = self.driver.poll_event() {
             out.redraw = true;
             match event {
-                Event::State(state) => self.on_state(ws, state),
+                Event::State(state) => self.on_state(ws, &state),
                 Event::BoardSuspect { reason } => {
                     out.reload = Some(reason);
                     return out;
@@ -287,14 +272,10 @@ impl Session {
         self.presence.set_selection(ws.tools.selection());
         self.presence.set_gesture(ws.tools.preview().as_ref());
         self.presence.set_view(ws.camera.visible_world_rect());
-        if self.state.is_synced() {
+        if self.driver.state().is_synced() {
             let force = std::mem::take(&mut self.force_presence);
             if let Some(update) = self.presence.poll(now, force) {
-                if force {
-                    self.client.send_presence_reliably(update);
-                } else {
-                    self.client.send_presence(update);
-                }
+                self.driver.publish_presence(update, force);
             }
             out.wake_at = self.presence.due();
         }
@@ -311,18 +292,13 @@ impl Session {
         out
     }
 
-    fn on_state(&mut self, ws: &mut Workspace, state: ConnectionState) {
-        match &state {
+    fn on_state(&mut self, ws: &mut Workspace, state: &ConnectionState) {
+        match state {
             ConnectionState::Synced { role, .. } => {
                 self.role = *role;
                 apply_role(&mut ws.board, *role);
                 self.force_presence = true;
-                // Everything the room held has arrived by now (the bridge
-                // carries it on the next pump at the latest: pull first).
-                // (A suspect update is reported by the next pump's exchange.)
-                if self.bridge.pull(&mut ws.board).0 > 0 {
-                    ws.sync();
-                }
+                // Everything the room held is in the board by now.
                 if ws.board.ensure_meta() {
                     ws.mark_dirty();
                 }
@@ -333,22 +309,22 @@ impl Session {
             }
             _ => {}
         }
-        self.sent_since_state = 0;
-        self.state = state;
     }
 
-    /// Leaves the room: says goodbye to the others' cursors lists, sends
-    /// what is pending, closes the connection (a second at most).
-    pub async fn leave(mut self, ws: &mut Workspace) {
-        self.bridge
-            .exchange(&mut ws.board, self.role.can_write(), &mut Vec::new());
-        if self.state.is_synced() {
-            self.client.send_presence_reliably(self.presence.leave());
+    /// Leaves the room without waiting: says goodbye to the others' cursor
+    /// lists and hands over what is pending. Returns the network task's
+    /// handle, which finishes the stream and closes the connection (a
+    /// second at most) once shut down on the runtime.
+    pub fn leave(mut self, ws: &mut Workspace) -> Transport {
+        self.driver.poll(&mut ws.board);
+        self.driver.flush();
+        if self.driver.state().is_synced() {
+            self.driver.publish_presence(self.presence.leave(), true);
         }
         if self.role == Role::Viewer {
             ws.board.set_read_only(None);
         }
-        let _ = tokio::time::timeout(Duration::from_secs(3), self.client.shutdown()).await;
+        self.driver.into_transport()
     }
 }
 

@@ -1,32 +1,34 @@
-//! The client end of sync: joins a room from a share link and keeps a
-//! [`Board`] in step with it, over QUIC.
+//! The client end of sync: joins a room from a share link over QUIC, in
+//! two layers (as quinn splits quinn-proto from its runtime).
 //!
-//! A [`Client`] owns a tokio task that resolves the link's host, connects
-//! (pinning the link's certificate fingerprint, see [`tls`]), opens the
-//! room's stream and drives the sans-io
-//! [`ClientSession`](touchpoint_crdt::protocol::ClientSession): bytes read
-//! go to `receive`, frames from `poll_transmit` are written, presence
-//! datagrams go both ways. When the connection is lost it reconnects with
-//! exponential backoff and jitter ([`backoff`]) unless the server refused
-//! for a reason retrying cannot fix.
+//! - [`transport`]: the network task. Resolves the link's host, connects
+//!   (pinning the link's certificate fingerprint, see [`tls`]), opens the
+//!   room's stream, moves bytes both ways through byte-bounded channels, and
+//!   reconnects with exponential backoff and jitter ([`backoff`]). I/O only.
+//! - [`Driver`]: the sans-io
+//!   [`ClientSession`](touchpoint_crdt::protocol::ClientSession) driven
+//!   against the one board by whoever owns that board, with what the
+//!   transport carries. The app owns its board on its UI thread and drives
+//!   a [`Driver`] there; the board exists once.
 //!
-//! The board is shared as `Arc<Mutex<Board>>`: the app edits it on its own
-//! thread with the ordinary typed edits, and the session notices them through
-//! a document observer, so there is nothing to "send". Remote updates are
-//! applied by the client's task under the same lock; the app learns what
-//! changed from the board's change events (`Board::observe` or
-//! `Board::change_queue`), which then run on the client's task thread.
-//! Edits made while offline stay in the board and travel in the next sync
-//! step 1/2 exchange.
+//! [`Client`] is the small headless owner for code that has no thread of
+//! its own to drive a board (the load generator, tests): the board behind
+//! `Arc<Mutex<Board>>`, driven by a task that takes the lock to apply what
+//! arrives and notices local edits through a document observer, so there
+//! is nothing to "send". Edits made while offline stay in the board and
+//! travel in the next sync step 1/2 exchange.
 //!
-//! The app follows the connection through [`Client::state`] (latest value)
-//! or [`Client::next_event`] (every change, and collaborators' presence).
+//! Its owner follows the connection through [`Client::state`] (latest
+//! value) or [`Client::next_event`] (every change, and collaborators'
+//! presence).
 
 pub mod backoff;
 pub mod stats;
 pub mod tls;
 
 mod driver;
+mod headless;
+pub mod transport;
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -40,7 +42,9 @@ use yrs::sync::AwarenessUpdate;
 
 use crate::link::ShareLink;
 pub use backoff::{Backoff, BackoffOptions, Jitter};
+pub use driver::Driver;
 pub use tls::FingerprintMismatch;
+pub use transport::{Transport, TransportOptions};
 
 /// How a client connects. Start from [`ClientOptions::default`] and change
 /// fields with the `with_*` setters.
@@ -218,7 +222,7 @@ pub enum ClientError {
     NoRuntime,
 }
 
-/// Instructions from the handle to the task.
+/// Instructions from the handle to the headless task.
 #[derive(Debug)]
 enum Command {
     Presence {
@@ -235,8 +239,8 @@ enum Command {
 const EVENT_BUFFER: usize = 1024;
 
 /// A QUIC client endpoint (one UDP socket) that can carry many clients'
-/// connections. [`Client::connect`] makes one per client; a process with many
-/// clients (the load generator) may share one.
+/// connections. [`Connector::transport`] starts one network task; a process
+/// with many clients (the load generator) may share one endpoint.
 #[derive(Debug, Clone)]
 pub struct Connector {
     endpoint: quinn::Endpoint,
@@ -255,18 +259,36 @@ impl Connector {
         Ok(Connector { endpoint })
     }
 
-    /// Starts a client for `link` on this endpoint; see [`Client::connect`].
+    /// Starts the network task for `link` on this endpoint, for an owner
+    /// that drives its board itself (see [`Driver`]). Must be called inside
+    /// the tokio runtime the endpoint was made in.
+    pub fn transport(
+        &self,
+        link: ShareLink,
+        options: TransportOptions,
+    ) -> Result<Transport, ClientError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
+        Ok(Transport::start(
+            &runtime,
+            self.endpoint.clone(),
+            link,
+            options,
+        ))
+    }
+
+    /// Starts a headless client for `link` on this endpoint; see
+    /// [`Client::connect`].
     pub fn connect(
         &self,
         link: ShareLink,
         board: Arc<Mutex<Board>>,
         options: ClientOptions,
     ) -> Result<Client, ClientError> {
-        Client::start(self.endpoint.clone(), link, board, options)
+        Client::start(self, link, board, options)
     }
 }
 
-/// A board joined to a room. See the module docs.
+/// A headless board joined to a room. See the module docs.
 ///
 /// Dropping the handle ends the connection (the stream is finished, the
 /// server sees the member leave); [`Client::shutdown`] does the same and
@@ -283,8 +305,7 @@ pub struct Client {
 impl Client {
     /// Joins the room `link` names with `board`, on an endpoint of its own.
     /// Returns at once: connecting happens in the background (watch
-    /// [`Client::state`]). Must be called inside a tokio runtime (the app
-    /// enters its runtime first: `let _guard = runtime.enter();`).
+    /// [`Client::state`]). Must be called inside a tokio runtime.
     ///
     /// The board may already hold edits (a local copy opened offline): the
     /// first sync carries them.
@@ -297,32 +318,48 @@ impl Client {
     }
 
     fn start(
-        endpoint: quinn::Endpoint,
+        connector: &Connector,
         link: ShareLink,
         board: Arc<Mutex<Board>>,
         options: ClientOptions,
     ) -> Result<Client, ClientError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
         let hello = Hello::new(link.room.clone(), link.token.clone(), options.name.clone());
-        let (driver, handles) = {
+        let transport = connector.transport(
+            link.clone(),
+            TransportOptions {
+                backoff: options.backoff,
+                jitter_seed: options.jitter_seed,
+                online: options.online,
+                waker: None,
+            },
+        )?;
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (state_tx, state) = watch::channel(ConnectionState::Connecting { attempt: 0 });
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let task = {
             let guard = lock(&board);
-            driver::Driver::new(
-                endpoint,
-                link.clone(),
+            headless::Task::new(
+                transport,
                 &guard,
                 board.clone(),
                 hello,
                 &options,
+                headless::Channels {
+                    commands: commands_rx,
+                    state: state_tx,
+                    events: events_tx,
+                },
             )
-            .map_err(|_| ClientError::BoardBusy)?
+            .ok_or(ClientError::BoardBusy)?
         };
-        let task = runtime.spawn(driver.run());
+        let task = runtime.spawn(task.run());
         Ok(Client {
             board,
             room: link.room,
-            commands: handles.commands,
-            state: handles.state,
-            events: handles.events,
+            commands,
+            state,
+            events,
             task: Some(task),
         })
     }
