@@ -11,6 +11,7 @@
 //! edit per gesture) -> board change event -> [`scene::Scene::apply`] ->
 //! [`render::Renderer`] | SVG writer.
 
+pub mod autosave;
 pub mod camera;
 pub mod clipboard;
 pub mod collab;

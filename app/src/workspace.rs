@@ -4,20 +4,24 @@
 //! events into calls here, and tests drive a workspace with no window at all.
 //!
 //! Every board lives in a file from the moment it is opened or created (a new
-//! board gets one in the data directory), and any change is written back
-//! within [`AUTOSAVE_DELAY`]: closing the window or a crash loses at most
-//! that much work. Saves are atomic (a crash mid-save keeps the old file).
+//! board gets one in the data directory), and any change is stored within
+//! [`AUTOSAVE_DELAY`]: a crash loses at most that much work. What is stored
+//! is the updates made since the last tick, handed to the board's
+//! [`Persist`] (on the desktop, appended to a journal beside the file and
+//! folded into it in the background: [`crate::autosave`]), so the tick
+//! costs the size of the edits, not of the board.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use touchpoint_crdt::file::{self, FileError};
 use touchpoint_crdt::{
     Board, ChangeOrigin, Changes, EditError, Kind, Reorder, StylePatch, Subscription,
+    UpdateSubscription,
 };
 
+use crate::autosave::{DiskStore, JournalOptions, Persist, PersistError};
 use crate::camera::Camera;
 use crate::clipboard::{Clip, DUPLICATE_OFFSET, PasteError};
 use crate::geom::{Rect, Vec2};
@@ -25,8 +29,11 @@ use crate::scene::Scene;
 use crate::templates::Template;
 use crate::tools::{Input, Response, ToolContext, Tools};
 
-/// How long after the first unsaved change the board is written.
+/// How long after the first unsaved change the board is stored.
 pub const AUTOSAVE_DELAY: Duration = Duration::from_millis(500);
+
+/// How often a running compaction is looked at, for its outcome.
+const STORE_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Margin (logical points) around content when zooming to fit.
 pub const FIT_PADDING_PT: f64 = 48.0;
@@ -35,7 +42,8 @@ pub const FIT_PADDING_PT: f64 = 48.0;
 #[derive(Debug)]
 pub struct BoardFile {
     path: PathBuf,
-    /// When the first change not yet on disk was made.
+    /// When the first change not yet stored was made (or, after a failed
+    /// save, when to count the next try from).
     dirty_since: Option<Instant>,
     /// The last save's error, cleared by the next good save.
     error: Option<String>,
@@ -79,15 +87,23 @@ pub struct Workspace {
     clip: Option<Clip>,
     queue: Arc<Mutex<Vec<Changes>>>,
     _sub: Subscription,
+    /// Where the board is kept: its file and journal on the desktop.
+    store: Box<dyn Persist>,
+    /// Every transaction's update (local and remote) since the last save,
+    /// in order: what the next save hands to `store`.
+    unsaved: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// None only if the board could not be observed: saves are then whole.
+    _unsaved_sub: Option<UpdateSubscription>,
 }
 
 impl Workspace {
-    /// Opens `path`, or starts a new board there when the file does not
-    /// exist yet (written at once, so the board is in its file from the start).
-    pub fn open_or_create(path: &Path) -> Result<Workspace, FileError> {
+    /// Opens `path` (the file, then its journal), or starts a new board
+    /// there when the file does not exist yet (written at once, so the
+    /// board is in its file from the start).
+    pub fn open_or_create(path: &Path) -> Result<Workspace, PersistError> {
         if path.exists() {
-            let board = file::load(path)?;
-            let mut ws = Workspace::with_board(board, path.to_owned());
+            let (board, store) = DiskStore::open(path, JournalOptions::DEFAULT)?;
+            let mut ws = Workspace::with_store(board, path.to_owned(), Box::new(store));
             if let Some(ro) = ws.board.read_only() {
                 ws.message = Some(ro.to_string());
             }
@@ -95,14 +111,37 @@ impl Workspace {
             Ok(ws)
         } else {
             let board = Board::new();
-            file::save(&board, path)?;
-            Ok(Workspace::with_board(board, path.to_owned()))
+            let mut store = DiskStore::unwritten(path, JournalOptions::DEFAULT);
+            store.write_full(&board.encode())?;
+            Ok(Workspace::with_store(
+                board,
+                path.to_owned(),
+                Box::new(store),
+            ))
         }
     }
 
-    /// A board that already lives in memory (a template, a test).
+    /// A board that already lives in memory (a template, a test, a joined
+    /// room's local copy): its file is written whole at the first save.
     pub fn with_board(board: Board, path: PathBuf) -> Workspace {
+        let store = DiskStore::unwritten(&path, JournalOptions::DEFAULT);
+        Workspace::with_store(board, path, Box::new(store))
+    }
+
+    /// A board kept by `store`, which already holds what `board` holds
+    /// unless [`Persist::needs_full`]. `path` names it (title, exports).
+    pub fn with_store(board: Board, path: PathBuf, store: Box<dyn Persist>) -> Workspace {
         let (sub, queue) = board.change_queue();
+        let unsaved = Arc::new(Mutex::new(Vec::new()));
+        let sink = unsaved.clone();
+        let unsaved_sub = board.observe_updates(move |update, _remote| {
+            if let Ok(mut q) = sink.lock() {
+                q.push(update.to_vec());
+            }
+        });
+        if unsaved_sub.is_none() {
+            tracing::warn!("cannot observe the board's updates: every save writes it whole");
+        }
         Workspace {
             scene: Scene::build(&board),
             board,
@@ -119,6 +158,9 @@ impl Workspace {
             clip: None,
             queue,
             _sub: sub,
+            store,
+            unsaved,
+            _unsaved_sub: unsaved_sub,
         }
     }
 
@@ -235,45 +277,163 @@ impl Workspace {
 
     /// When the next autosave is due, if anything is unsaved.
     pub fn autosave_deadline(&self) -> Option<Instant> {
-        if self.board.read_only().is_some_and(|ro| !ro.allows_saving()) {
+        if !self.may_save() {
             return None;
         }
         self.file.dirty_since.map(|t| t + AUTOSAVE_DELAY)
     }
 
-    /// Saves if the autosave deadline has passed. Returns whether it saved.
+    /// Stores what changed if the autosave deadline has passed (appends
+    /// the new updates: the cost follows the edits, not the board), and
+    /// takes the outcome of background saving. Returns whether the status
+    /// line has something new to say.
     pub fn autosave(&mut self, now: Instant) -> bool {
-        match self.autosave_deadline() {
-            Some(due) if now >= due => self.save().is_ok(),
-            _ => false,
+        let mut news = self.poll_store();
+        if !self.may_save() {
+            // Never stored: a board from a newer schema stays untouched.
+            self.take_unsaved();
+        } else if self.file.dirty_since.is_none() && self.has_unsaved() {
+            // Changes that raise no element event (the title, say).
+            self.file.dirty_since = Some(now);
         }
+        match self.autosave_deadline() {
+            Some(due) if now >= due => news |= self.store_unsaved(now).is_ok(),
+            _ => {}
+        }
+        news
     }
 
-    /// Writes the board to its file now.
+    /// Stores the board now (Save): what changed goes to its store at once
+    /// and the board file is brought up to date in the background.
     pub fn save(&mut self) -> Result<(), String> {
-        // A viewer's local copy still keeps what collaborators did.
+        self.store_unsaved(Instant::now())?;
+        self.store.compact();
+        Ok(())
+    }
+
+    /// Stores what changed and leaves the board file whole, waiting for it
+    /// (the window closes, another board opens). The workspace can still be
+    /// used afterwards. A board never changed is not written.
+    pub fn close(&mut self) -> Result<(), String> {
+        if self.may_save() && (self.file.is_dirty() || self.has_unsaved()) {
+            self.store_unsaved(Instant::now())?;
+        }
+        self.store.close().map_err(|e| {
+            let msg = e.to_string();
+            tracing::warn!("{msg}");
+            msg
+        })
+    }
+
+    /// Forgets the changes not stored yet: the board is to be reopened from
+    /// its file because it may hold a damaged update.
+    pub fn discard_unsaved(&mut self) {
+        self.take_unsaved();
+        self.file.dirty_since = None;
+    }
+
+    /// Writes the board whole to `path` and makes that its file from now
+    /// on; the old file is left whole too. Costs the board's size (an
+    /// explicit command, not the autosave).
+    pub fn save_as(&mut self, path: &Path) -> Result<(), String> {
+        if same_file(path, &self.file.path) {
+            return self.save();
+        }
         if let Some(ro) = self.board.read_only().filter(|ro| !ro.allows_saving()) {
             return Err(ro.to_string());
         }
-        match file::save(&self.board, &self.file.path) {
+        let mut store = DiskStore::unwritten(path, JournalOptions::DEFAULT);
+        if let Err(e) = store.write_full(&self.board.encode()) {
+            return Err(self.save_failed(&e));
+        }
+        // All of it is in the new file.
+        self.take_unsaved();
+        let mut old = std::mem::replace(&mut self.store, Box::new(store));
+        if let Err(e) = old.close() {
+            tracing::warn!("{e}");
+        }
+        self.file.path = path.to_owned();
+        self.file.dirty_since = None;
+        self.file.error = None;
+        Ok(())
+    }
+
+    /// When to look at the store's background work again (a compaction
+    /// running), so that its outcome shows and its cleanup happens without
+    /// waiting for the next input.
+    pub fn store_poll_at(&self, now: Instant) -> Option<Instant> {
+        self.store.is_busy().then(|| now + STORE_POLL_INTERVAL)
+    }
+
+    /// The board's store, for what it can say about itself.
+    pub fn store(&self) -> &dyn Persist {
+        self.store.as_ref()
+    }
+
+    fn may_save(&self) -> bool {
+        // A viewer's local copy still keeps what collaborators did.
+        self.board.read_only().is_none_or(|ro| ro.allows_saving())
+    }
+
+    fn take_unsaved(&self) -> Vec<Vec<u8>> {
+        match self.unsaved.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn has_unsaved(&self) -> bool {
+        self.unsaved.lock().is_ok_and(|q| !q.is_empty())
+    }
+
+    /// Hands the updates made since the last save to the store (the whole
+    /// board when the store does not have it yet).
+    fn store_unsaved(&mut self, now: Instant) -> Result<(), String> {
+        if let Some(ro) = self.board.read_only().filter(|ro| !ro.allows_saving()) {
+            return Err(ro.to_string());
+        }
+        let updates = self.take_unsaved();
+        let stored = if self.store.needs_full() || self._unsaved_sub.is_none() {
+            self.store.write_full(&self.board.encode())
+        } else {
+            self.store.append(&updates)
+        };
+        match stored {
             Ok(()) => {
                 self.file.dirty_since = None;
                 self.file.error = None;
                 Ok(())
             }
             Err(e) => {
-                let msg = e.to_string();
-                tracing::warn!("{msg}");
-                self.file.error = Some(msg.clone());
-                Err(msg)
+                // Kept for the next try, ahead of any made since.
+                if let Ok(mut q) = self.unsaved.lock() {
+                    q.splice(0..0, updates);
+                }
+                // The next try after another delay, not at every frame.
+                self.file.dirty_since = Some(now);
+                Err(self.save_failed(&e))
             }
         }
     }
 
-    /// Writes the board to `path` and makes that its file from now on.
-    pub fn save_as(&mut self, path: &Path) -> Result<(), String> {
-        let old = std::mem::replace(&mut self.file.path, path.to_owned());
-        self.save().inspect_err(|_| self.file.path = old)
+    fn save_failed(&mut self, e: &PersistError) -> String {
+        let msg = e.to_string();
+        tracing::warn!("{msg}");
+        self.file.error = Some(msg.clone());
+        msg
+    }
+
+    /// Takes the outcome of the store's background work: a failed
+    /// compaction loses nothing (the journal keeps the edits), so it is a
+    /// message, not "Not saved".
+    fn poll_store(&mut self) -> bool {
+        match self.store.poll() {
+            Some(Err(e)) => {
+                self.message = Some(e.to_string());
+                true
+            }
+            Some(Ok(())) | None => false,
+        }
     }
 
     /// Edits the text of `id` to read `new`, as character-level edits of its
@@ -431,9 +591,18 @@ impl Workspace {
     }
 }
 
+/// Whether `a` and `b` name one file (an existing one, by its canonical path).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 #[cfg(test)]
 mod tests {
-    use touchpoint_crdt::{Color, NewElement};
+    use touchpoint_crdt::{Color, NewElement, file};
 
     use super::*;
 
@@ -458,8 +627,10 @@ mod tests {
         );
         assert!(ws.autosave(due));
         assert!(!ws.file.is_dirty());
-        let reopened = file::load(&path).unwrap();
-        assert_eq!(reopened.len(), 1);
+        // In the journal until a compaction; reopening reads both.
+        assert!(file::load(&path).unwrap().is_empty());
+        let reopened = Workspace::open_or_create(&path).unwrap();
+        assert_eq!(reopened.board.len(), 1);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub mod fixtures;
 pub mod json;
+pub mod module_graph;
 pub mod schema_model;
 
 /// Set to `1` to skip the JavaScript interop tests when node or the npm

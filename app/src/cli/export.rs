@@ -9,9 +9,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use touchpoint::autosave::disk;
 use touchpoint::export::{ExportRequest, Format, Scope, export_to_file};
 use touchpoint::scene::Scene;
-use touchpoint_crdt::file;
 
 /// Boards at least this large show progress on a terminal.
 const PROGRESS_FROM: usize = 5_000;
@@ -59,7 +59,7 @@ pub fn run(req: &Request<'_>) -> anyhow::Result<()> {
         (None, Some(ids)) => Scope::Elements(ids.clone()),
         (None, None) => Scope::Board,
     };
-    let board = file::load(req.board)?;
+    let board = disk::load(req.board)?;
     let scene = Scene::build(&board);
     let request = ExportRequest {
         output: req.output.to_path_buf(),

@@ -7,8 +7,8 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::Context;
+use touchpoint::autosave::disk;
 use touchpoint::export::csv::write_csv;
-use touchpoint_crdt::file;
 
 /// Whether `output` names a CSV file.
 pub fn is_csv(output: &Path) -> bool {
@@ -19,7 +19,7 @@ pub fn is_csv(output: &Path) -> bool {
 }
 
 pub fn run(board: &Path, output: &Path, grid: Option<&str>) -> anyhow::Result<()> {
-    let board = file::load(board)?;
+    let board = disk::load(board)?;
     let dir = match output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use touchpoint_crdt::{Board, Body, Element, End, file};
+use touchpoint::autosave::disk;
+use touchpoint_crdt::{Board, Body, Element, End};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
-    let board = file::load(path)?;
+    let board = disk::load(path)?;
     let json = board_json(&board);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &json).context("cannot write to stdout")?;

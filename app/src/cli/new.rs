@@ -1,11 +1,13 @@
 //! `touchpoint new [--template NAME] OUT.tpboard`: a new board file, empty or
-//! from a template (a built-in name or a `.json` file), saved atomically.
+//! from a template (a built-in name or a `.json` file), saved atomically
+//! (and without the journal of a board it replaces).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use touchpoint::autosave::disk;
 use touchpoint::templates;
-use touchpoint_crdt::{Board, file};
+use touchpoint_crdt::Board;
 
 pub fn run(output: &Path, template: Option<&str>, force: bool) -> anyhow::Result<()> {
     if output.extension().and_then(|e| e.to_str()) != Some("tpboard") {
@@ -27,5 +29,7 @@ pub fn run(output: &Path, template: Option<&str>, force: bool) -> anyhow::Result
         board.set_title(&t.title)?;
         board.set_template(&t.name)?;
     }
-    file::save(&board, output).with_context(|| format!("cannot create {}", output.display()))
+    // A journal left by a board of that name would be replayed on this one.
+    disk::write_new(output, &board.encode())
+        .with_context(|| format!("cannot create {}", output.display()))
 }

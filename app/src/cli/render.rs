@@ -6,12 +6,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
+use touchpoint::autosave::disk;
 use touchpoint::camera::{Camera, MAX_ZOOM, MIN_ZOOM};
 use touchpoint::geom::Vec2;
 use touchpoint::render::offscreen::write_png;
 use touchpoint::render::{GpuContext, OffscreenTarget};
 use touchpoint::scene::Scene;
-use touchpoint_crdt::file;
 
 /// Margin around the board when fitting it, in pixels.
 pub const FIT_PADDING_PX: f64 = 40.0;
@@ -72,7 +72,7 @@ pub fn camera_for(scene: &Scene, size: Vec2, view: View) -> Camera {
 }
 
 pub fn run(board: &Path, out: &Path, width: u32, height: u32, view: View) -> anyhow::Result<()> {
-    let doc = file::load(board)?;
+    let doc = disk::load(board)?;
     let scene = Scene::build(&doc);
     let camera = camera_for(&scene, Vec2::new(f64::from(width), f64::from(height)), view);
     let gpu = GpuContext::new()?;

@@ -153,7 +153,8 @@ fn run_with(launch: Launch) -> anyhow::Result<()> {
     }
     shell.workspace.stop_editing();
     shell.collab.shutdown(&mut shell.workspace);
-    if shell.workspace.file.is_dirty() && shell.workspace.save().is_err() {
+    // Stores the last changes and folds the journal into the board file.
+    if shell.workspace.close().is_err() {
         tracing::warn!("the last changes could not be saved");
     }
     match shell.error {
@@ -281,6 +282,10 @@ impl Shell {
         tracing::warn!("reopening the board from its file: {reason}");
         let path = self.workspace.file.path().to_owned();
         self.collab.abandon();
+        // The bad update is among the unsaved ones: never stored. What was
+        // stored is folded in before the file is read again.
+        self.workspace.discard_unsaved();
+        let _ = self.workspace.close();
         match Workspace::open_or_create(&path) {
             Ok(mut ws) => {
                 let camera = self.workspace.camera;
@@ -335,6 +340,9 @@ impl Shell {
                 return;
             }
         };
+        // The board open now may be that copy: stored and whole before it
+        // is read again.
+        let _ = self.workspace.close();
         let ws = match open_local_copy(&path) {
             Ok(ws) => ws,
             Err(e) => {
@@ -346,13 +354,12 @@ impl Shell {
         self.join_room(parsed);
     }
 
-    /// Makes `ws` the open board: the old one leaves its room and is saved.
+    /// Makes `ws` the open board: the old one leaves its room and is saved,
+    /// its file left whole.
     fn switch_to(&mut self, ws: Workspace, path: &Path) {
         self.workspace.stop_editing();
         self.collab.leave(&mut self.workspace);
-        if self.workspace.file.is_dirty() {
-            let _ = self.workspace.save();
-        }
+        let _ = self.workspace.close();
         let camera = self.workspace.camera;
         self.workspace = ws;
         self.workspace
@@ -365,6 +372,9 @@ impl Shell {
     }
 
     fn open(&mut self, path: &Path) {
+        // The board open now may be the one asked for: stored and whole
+        // before it is read again.
+        let _ = self.workspace.close();
         match Workspace::open_or_create(path) {
             Ok(ws) => {
                 self.switch_to(ws, path);
@@ -556,7 +566,7 @@ impl ApplicationHandler<Wake> for Shell {
         if self.workspace.autosave(now)
             && let Some(r) = &self.running
         {
-            // The status line says "Saved" now.
+            // The status line has news: saved, or why not.
             r.window.request_redraw();
         }
         if let Some(at) = self.repaint_at
@@ -570,6 +580,8 @@ impl ApplicationHandler<Wake> for Shell {
         let wake = [
             self.repaint_at,
             self.workspace.autosave_deadline(),
+            // A compaction running: take its outcome soon after it ends.
+            self.workspace.store_poll_at(now),
             self.session_wake,
         ]
         .into_iter()

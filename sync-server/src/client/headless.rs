@@ -6,11 +6,24 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc, watch};
 use touchpoint_crdt::Board;
 use touchpoint_crdt::protocol::Hello;
+use yrs::sync::AwarenessUpdate;
 use yrs::{Origin, TransactionMut};
 
 use super::driver::Driver;
 use super::transport::Transport;
-use super::{ClientOptions, Command, ConnectionState, Event, Waker, lock};
+use super::{ClientOptions, ConnectionState, Event, Waker, lock};
+
+/// Instructions from the handle to the headless task.
+#[derive(Debug)]
+pub(super) enum Command {
+    Presence {
+        update: AwarenessUpdate,
+        reliable: bool,
+    },
+    SetOnline(bool),
+    Reconnect,
+    Shutdown,
+}
 
 /// The handle's ends of the task's channels.
 pub(super) struct Channels {

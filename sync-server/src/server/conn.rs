@@ -9,133 +9,27 @@
 //! bytes; a writer task writes what the room queues for the member.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use touchpoint_crdt::protocol::{
-    ErrorCode, Frame, FrameDecoder, Hello, MemberEvent, MemberId, PROTOCOL_VERSION, Refusal, Role,
-    Room, Rooms, ServerMember, datagram_channel,
+    ErrorCode, Frame, FrameDecoder, Hello, MemberId, PROTOCOL_VERSION, Refusal, ServerMember,
+    datagram_channel,
 };
 use tracing::Instrument;
 
-use super::room::{JoinReply, Joiner, RoomMsg};
-use super::{IpGuard, RoomHandle, Shared, TaskGuard, closes_connection, quic_code};
+use super::member::{
+    ConnCtx, JoinReply, Joiner, MemberOut, Outgoing, PreRooms, RoomMsg, closes_connection,
+    forward_alone, quic_code, refuse_joiner,
+};
+use super::room;
+use super::shared::{IpGuard, RoomHandle, Shared, TaskGuard, shutdown_begun};
 use crate::token::unix_now;
-
-/// Frames queued for one member's stream before the member counts as too
-/// slow and is dropped (beside the byte budget,
-/// [`super::ServerOptions::max_send_queue_bytes`]).
-pub(crate) const OUT_QUEUE: usize = 4096;
-
-/// A member's writer queue, with the bytes in it counted: the room checks a
-/// member's send budget before queueing more, and the writer takes back
-/// what it has written.
-#[derive(Clone)]
-pub(crate) struct MemberOut {
-    tx: mpsc::Sender<Outgoing>,
-    queued: Arc<AtomicUsize>,
-}
-
-/// Why [`MemberOut::offer`] did not queue the bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Full {
-    /// The member has this many bytes queued already.
-    Bytes(usize),
-    /// The queue holds [`OUT_QUEUE`] frames.
-    Frames,
-}
-
-impl MemberOut {
-    fn new() -> (MemberOut, mpsc::Receiver<Outgoing>, Arc<AtomicUsize>) {
-        let (tx, rx) = mpsc::channel(OUT_QUEUE);
-        let queued = Arc::new(AtomicUsize::new(0));
-        (
-            MemberOut {
-                tx,
-                queued: queued.clone(),
-            },
-            rx,
-            queued,
-        )
-    }
-
-    /// Queues bytes unless that would take the member past `budget` bytes
-    /// queued (a frame larger than the budget is still queued when nothing
-    /// else is, so a newcomer's large sync step 2 goes out). A writer that is
-    /// gone (connection lost) counts as queued: the member's `Ended` is on
-    /// its way.
-    pub(crate) fn offer(&self, bytes: Arc<[u8]>, budget: usize) -> Result<(), Full> {
-        let queued = self.queued.load(Ordering::Acquire);
-        if queued > 0 && queued.saturating_add(bytes.len()) > budget {
-            return Err(Full::Bytes(queued));
-        }
-        let len = bytes.len();
-        self.queued.fetch_add(len, Ordering::AcqRel);
-        match self.tx.try_send(Outgoing::Bytes(bytes)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.queued.fetch_sub(len, Ordering::AcqRel);
-                Err(Full::Frames)
-            }
-        }
-    }
-
-    /// Queues bytes, waiting for room in the queue (for members in no room,
-    /// whose only frames are a refusal). `false` when the writer is gone.
-    pub(crate) async fn send_bytes(&self, bytes: Arc<[u8]>) -> bool {
-        self.queued.fetch_add(bytes.len(), Ordering::AcqRel);
-        self.tx.send(Outgoing::Bytes(bytes)).await.is_ok()
-    }
-
-    /// Queues the stream's end, waiting for room in the queue.
-    pub(crate) async fn finish(&self, close_connection: Option<Refusal>) {
-        drop(self.tx.send(Outgoing::Finish { close_connection }).await);
-    }
-
-    /// Queues the stream's end if there is room; `false` if not (dropping
-    /// the queue then resets the stream).
-    pub(crate) fn try_finish(&self, close_connection: Option<Refusal>) -> bool {
-        self.tx
-            .try_send(Outgoing::Finish { close_connection })
-            .is_ok()
-    }
-
-    /// Bytes queued and not yet written.
-    pub(crate) fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
-}
 
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// What a member's writer task does next.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    /// Write these bytes (one or more encoded frames).
-    Bytes(Arc<[u8]>),
-    /// Finish the stream, wait for the peer to read it, and close the whole
-    /// connection with this error if it was a protocol violation.
-    Finish { close_connection: Option<Refusal> },
-}
-
-/// One QUIC connection, as its streams see it.
-pub(crate) struct ConnCtx {
-    pub(crate) conn: quinn::Connection,
-    pub(crate) peer: SocketAddr,
-    /// Presence datagram channel -> the member it belongs to.
-    channels: Mutex<HashMap<u64, (mpsc::Sender<RoomMsg>, MemberId)>>,
-    next_channel: AtomicU64,
-}
-
-impl ConnCtx {
-    fn channels(&self) -> MutexGuard<'_, HashMap<u64, (mpsc::Sender<RoomMsg>, MemberId)>> {
-        self.channels.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// Accepts connections until shutdown.
 pub(crate) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
@@ -143,7 +37,7 @@ pub(crate) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) 
     loop {
         let incoming = tokio::select! {
             incoming = endpoint.accept() => incoming,
-            () = super::shutdown_begun(&mut shutdown) => break,
+            () = shutdown_begun(&mut shutdown) => break,
         };
         let Some(incoming) = incoming else { break };
         let peer = incoming.remote_address();
@@ -200,10 +94,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming, _guard
             return;
         }
     };
-    tracing::info!(
-        handshake_ms = super::room::millis(started.elapsed()),
-        "connected"
-    );
+    tracing::info!(handshake_ms = room::millis(started.elapsed()), "connected");
     let ctx = Arc::new(ConnCtx {
         conn: conn.clone(),
         peer,
@@ -257,20 +148,6 @@ fn route_datagram(ctx: &ConnCtx, bytes: &[u8]) {
             }
         }
         None => tracing::debug!(channel, "datagram for an unknown channel dropped"),
-    }
-}
-
-/// Refuses everything: a member before its hello is admitted here only if
-/// its hello is fine, so any `admit` call means the pre-check said no.
-struct PreRooms(Refusal);
-
-impl Rooms for PreRooms {
-    fn admit(&mut self, _member: MemberId, _hello: &Hello) -> Result<Role, Refusal> {
-        Err(self.0.clone())
-    }
-
-    fn room_mut(&mut self, _name: &str) -> Option<&mut Room> {
-        None
     }
 }
 
@@ -328,7 +205,7 @@ async fn serve_stream(
     let opening = loop {
         let read = tokio::select! {
             read = tokio::time::timeout_at(deadline, recv.read(&mut buf)) => read,
-            () = super::shutdown_begun(&mut shutdown) => break Opening::ShuttingDown,
+            () = shutdown_begun(&mut shutdown) => break Opening::ShuttingDown,
         };
         match read {
             Err(_elapsed) => break Opening::Timeout,
@@ -475,7 +352,7 @@ async fn join(
     // A room unloading at the moment we join bounces the joiner back; the
     // next attempt loads it again.
     for _ in 0..5 {
-        let room = match shared.room_handle(room_name) {
+        let room = match room::handle(shared, room_name) {
             Ok(room) => room,
             Err(refusal) => {
                 refuse_joiner(joiner, refusal).await;
@@ -506,42 +383,6 @@ async fn join(
     )
     .await;
     None
-}
-
-/// Refuses a member that did not reach its room.
-pub(crate) async fn refuse_joiner(joiner: Box<Joiner>, refusal: Refusal) {
-    let Joiner {
-        mut member,
-        buffered,
-        out,
-        ..
-    } = *joiner;
-    member.receive(&buffered, Instant::now(), &mut PreRooms(refusal));
-    forward_alone(&mut member, &out).await;
-}
-
-/// Carries out the events of a member that is in no room: only frames to
-/// send and the close can come out of it.
-async fn forward_alone(member: &mut ServerMember, out: &MemberOut) {
-    let mut last_error = None;
-    while let Some(event) = member.poll_event() {
-        match event {
-            MemberEvent::Send(frame) => {
-                if let Frame::Error(refusal) = &frame {
-                    last_error = Some(refusal.clone());
-                }
-                if !out.send_bytes(frame.encode().into()).await {
-                    return;
-                }
-            }
-            MemberEvent::Close => {
-                let close_connection = last_error.take().filter(|r| closes_connection(r.code));
-                out.finish(close_connection).await;
-                return;
-            }
-            MemberEvent::DocUpdate(_) | MemberEvent::Presence(_) => {}
-        }
-    }
 }
 
 /// Writes what the room queues for one member. When the room drops the

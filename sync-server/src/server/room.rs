@@ -35,54 +35,68 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use touchpoint_crdt::Board;
 use touchpoint_crdt::protocol::{
     EMPTY_UPDATE, ErrorCode, Frame, Hello, MemberEvent, MemberId, Refusal, Role, Room, Rooms,
     ServerMember, encode_presence_datagram,
 };
+use tracing::Instrument;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
 
-use super::conn::{ConnCtx, Full, MemberOut, refuse_joiner};
-use super::{Shared, TaskGuard, closes_connection, quic_code};
+use super::member::{
+    ConnCtx, Full, JoinReply, Joiner, MemberOut, RoomMsg, closes_connection, quic_code,
+    refuse_joiner,
+};
+use super::shared::{RoomHandle, Shared, TaskGuard, shutdown_begun};
 use crate::storage::{Committed, StoreError};
 use crate::token::{TokenKey, unix_now};
 
-/// A member on its way into a room: its state machine (before the hello
-/// is handled), the bytes read so far, its writer's queue.
-pub(crate) struct Joiner {
-    pub(crate) member: ServerMember,
-    pub(crate) buffered: Vec<u8>,
-    pub(crate) out: MemberOut,
-    pub(crate) conn: Arc<ConnCtx>,
-}
+/// Messages queued for one room task before a sender waits (each at most
+/// 64 KiB read from a stream, so at most 4 MiB per room).
+const ROOM_INBOX: usize = 64;
 
-/// The room task's answer to a join.
-pub(crate) enum JoinReply {
-    /// The room has the member now (admitted or refused by it).
-    Taken,
-    /// The room was unloading; join again (it will be loaded again).
-    Bounced(Box<Joiner>),
-}
-
-pub(crate) enum RoomMsg {
-    Join(Box<Joiner>, oneshot::Sender<JoinReply>),
-    /// Bytes read from a member's stream.
-    Bytes {
-        member: MemberId,
-        bytes: Vec<u8>,
-    },
-    /// A presence datagram for a member's channel.
-    Datagram {
-        member: MemberId,
-        bytes: Vec<u8>,
-    },
-    /// The member's stream or connection ended.
-    Ended {
-        member: MemberId,
-    },
+/// The room's inbox, starting its task (which loads it) if it is not
+/// loaded. Refused when the server holds its maximum of rooms.
+pub(super) fn handle(shared: &Arc<Shared>, name: &str) -> Result<RoomHandle, Refusal> {
+    let mut rooms = shared.rooms();
+    if let Some(handle) = rooms.get(name) {
+        return Ok(handle.clone());
+    }
+    if *shared.shutdown.borrow() {
+        return Err(Refusal::new(
+            ErrorCode::GoingAway,
+            "the server is shutting down; reconnect in a moment",
+        ));
+    }
+    if rooms.len() >= shared.options.max_rooms {
+        tracing::warn!(
+            room = name,
+            max_rooms = shared.options.max_rooms,
+            "room refused: the server holds its maximum of rooms"
+        );
+        return Err(Refusal::new(
+            ErrorCode::RoomFull,
+            format!(
+                "the server has {} rooms open, its limit; try again later",
+                shared.options.max_rooms
+            ),
+        ));
+    }
+    let (tx, rx) = mpsc::channel(ROOM_INBOX);
+    let generation = shared.next_room_generation.fetch_add(1, Ordering::Relaxed);
+    let handle = RoomHandle { tx, generation };
+    rooms.insert(name.to_owned(), handle.clone());
+    let guard = shared.room_tasks.guard();
+    tokio::spawn(
+        run(shared.clone(), name.to_owned(), rx, generation, guard)
+            // Not inside the span of the member whose join started it.
+            .instrument(tracing::info_span!(parent: None, "room", room = name)),
+    );
+    Ok(handle)
 }
 
 /// Runs a room: loads it, serves it, and ends when it has been idle for
@@ -147,7 +161,7 @@ pub(crate) async fn run(
                 None => break,
             },
             () = sleep_until(idle_at), if idle_at.is_some() => unload = true,
-            () = super::shutdown_begun(&mut shutdown), if !task.shutting_down => task.begin_shutdown(),
+            () = shutdown_begun(&mut shutdown), if !task.shutting_down => task.begin_shutdown(),
         }
         if task.room.is_suspect() && !task.failed {
             task.reload(&mut acks_rx).await;

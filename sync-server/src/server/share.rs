@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use touchpoint_crdt::protocol::{Limits, Role};
 
-use super::{ServerError, prepare_data_dir};
+use super::data_dir::prepare_data_dir;
+use super::error::ServerError;
 use crate::link::ShareLink;
 use crate::tls::{Identity, TlsError};
 use crate::token::{Grant, SecretError, TokenKey, random_id, unix_now};

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Where a part of a room's stored state came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
