@@ -1,27 +1,21 @@
-//! The Touchpoint app's logic: the scene (display list) built from the
-//! board, the camera, the tools, and the GPU renderer that draws the scene.
+//! The Touchpoint desktop app: the window (winit, egui around the GPU
+//! canvas), live collaboration (sharing, joining, presence, the sync
+//! session driven on the UI thread), and exporting to a file.
 //!
-//! The binary (`main.rs`) adds the command line and, later, the winit window
-//! and the egui chrome on top. Nothing here depends on winit or egui. Only
-//! [`render`] touches wgpu, and nothing else here depends on [`render`]: the
-//! renderer and the SVG writer both draw from the [`scene`], which holds no
-//! GPU types, and tests drive [`tools`] with synthetic events and no window.
+//! The layers below are crates of their own, and their dependencies say
+//! what each may use (ARCHITECTURE.md lists them):
+//! `touchpoint-scene` (geometry, camera, scene, text, SVG and CSV; no GPU,
+//! window or runtime), `touchpoint-editor` (tools, clipboard, templates,
+//! the workspace and autosave; same constraints), `touchpoint-render` (the
+//! wgpu renderer and PNG; no window). The binary (`main.rs`) adds the
+//! command line.
 //!
-//! Data flow: input -> [`camera`] (screen to world) -> [`tools`] (one board
-//! edit per gesture) -> board change event -> [`scene::Scene::apply`] ->
-//! [`render::Renderer`] | SVG writer.
+//! Data flow: winit event -> [`ui`] -> camera (screen to world) -> tools
+//! (one board edit per gesture) -> board change event -> scene ->
+//! renderer | SVG writer; [`collab`] moves the board's updates to and
+//! from the sync server.
 
-pub mod autosave;
-pub mod camera;
-pub mod clipboard;
 pub mod collab;
 pub mod export;
-pub mod geom;
-pub mod render;
-pub mod sample;
-pub mod scene;
-pub mod templates;
-pub mod text;
-pub mod tools;
+pub mod profile;
 pub mod ui;
-pub mod workspace;

@@ -94,7 +94,7 @@ enum Command {
         #[arg(long)]
         text_as_paths: bool,
         /// Space around the content, in world units (px at 100%).
-        #[arg(long, default_value_t = touchpoint::export::svg::DEFAULT_PADDING, value_name = "N")]
+        #[arg(long, default_value_t = touchpoint_scene::export::svg::DEFAULT_PADDING, value_name = "N")]
         padding: f64,
         /// Leave the background transparent.
         #[arg(long)]

@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::{BIN, Guard, Session, WAIT, count_pixels, have, inspect, skip_or_fail, wait_exit};
-use touchpoint::collab::presence::{LocalPresence, Peers, Profile};
+use touchpoint::collab::presence::{LocalPresence, Peers};
+use touchpoint::profile::Profile;
 use touchpoint_crdt::{Board, Kind};
 use touchpoint_sync::client::{Client, ClientOptions, Event};
 

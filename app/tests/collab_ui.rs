@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use collab_support::{State, harness, run_until, shut_down, state};
 use egui_kittest::kittest::Queryable;
-use touchpoint::collab::presence::{LocalPresence, Peers, Profile};
+use touchpoint::collab::presence::{LocalPresence, Peers};
 use touchpoint::collab::share_file::ShareInfo;
-use touchpoint::geom::{Rect, Vec2};
+use touchpoint::profile::Profile;
 use touchpoint_crdt::{Board, NewElement};
+use touchpoint_scene::geom::{Rect, Vec2};
 use touchpoint_sync::client::{Client, ClientOptions, Event};
 
 /// A board with one sticky.
@@ -230,4 +231,62 @@ fn the_join_dialog_checks_the_link_before_joining() {
         h.query_by_label("Paste the link you were given").is_none(),
         "closed"
     );
+}
+
+/// One identity: the name in the workshop panel, on this user's votes and
+/// in the presence the others see is the profile's, and changing it from
+/// the workshop panel changes all of them (it used to be two names).
+#[test]
+fn votes_and_presence_carry_one_name_changed_in_one_place() {
+    let mut h = harness_with_a_sticky();
+    h.state_mut()
+        .collab
+        .set_profile(Profile {
+            name: "Ana".into(),
+            color: "#e53935".into(),
+        })
+        .unwrap();
+    h.run();
+    h.get_by_label("Share").click();
+    h.run();
+    h.get_by_label("Host on this computer").click();
+    run_until(&mut h, "the connection", |h| {
+        h.state()
+            .collab
+            .session()
+            .is_some_and(|s| s.status().is_connected())
+    });
+    h.state_mut().panels.collab.share_open = false;
+    h.get_by_label("Workshop").click();
+    h.run();
+    assert!(
+        h.query_by_label("Ana").is_some(),
+        "the panel names the user"
+    );
+    h.get_by_label("Change…").click();
+    h.run();
+    h.get_by_label("Your name").click();
+    h.run();
+    h.get_by_label("Your name").type_text(" Kim");
+    h.run();
+    h.get_by_label("Continue").click();
+    h.run();
+    assert!(h.query_by_label("Ana Kim").is_some());
+
+    h.get_by_label("Start vote").click();
+    h.run();
+    let sticky = h.state().ws.board.elements()[0].id.clone();
+    h.state_mut().ws.tools.set_selection([sticky.clone()]);
+    h.run();
+    h.get_by_label("Vote on selection").click();
+    h.run();
+    let s = h.state();
+    let session = s.ws.board.open_vote().unwrap().id;
+    let tally = s.ws.board.vote_tally(&session).unwrap();
+    let voters: Vec<&String> = tally.per_voter.keys().collect();
+    assert_eq!(voters, ["Ana Kim"]);
+    let shown = &s.collab.session().unwrap().presence().state().user.name;
+    assert_eq!(shown, "Ana Kim", "the others see the name the vote carries");
+    assert_eq!(s.collab.me().name, "Ana Kim");
+    shut_down(&mut h);
 }

@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use touchpoint::export::csv::{choose_grid, grid_table};
-use touchpoint::templates;
 use touchpoint_crdt::{Axis, Board, CellRef, LaneRole, NewElement, file};
+use touchpoint_editor::templates;
+use touchpoint_scene::export::csv::{choose_grid, grid_table};
 
 /// A small RFC 4180 reader, independent of the writer.
 fn parse_csv(s: &str) -> Vec<Vec<String>> {

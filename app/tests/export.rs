@@ -12,14 +12,14 @@ use std::path::Path;
 use std::process::Command;
 
 use resvg::{tiny_skia, usvg};
-use touchpoint::export::{ExportError, Scope, SvgOptions, write_svg};
-use touchpoint::geom::Vec2;
-use touchpoint::scene::{Item, Scene};
-use touchpoint::text::{FONT_BYTES, Fonts, Sizing};
 use touchpoint_crdt::{
     Align, Anchor, ArrowHead, Board, Body, Color, End, Geometry, Kind, NewElement, ShapeKind,
     StylePatch,
 };
+use touchpoint_scene::export::{Scope, SvgError, SvgOptions, write_svg};
+use touchpoint_scene::geom::Vec2;
+use touchpoint_scene::scene::{Item, Scene};
+use touchpoint_scene::text::{FONT_BYTES, Fonts, Sizing};
 
 const TITLE: &str = "Journey & <blueprint> \"Q3\" 'draft' 🙂";
 const SPECIAL: &str =
@@ -679,7 +679,7 @@ fn one_frame_by_id_or_title() {
         Vec::new(),
     )
     .unwrap_err();
-    assert!(matches!(err, ExportError::FrameNotFound(_)), "{err}");
+    assert!(matches!(err, SvgError::FrameNotFound(_)), "{err}");
 }
 
 #[test]
@@ -703,7 +703,7 @@ fn ambiguous_titles_and_empty_boards() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, ExportError::AmbiguousFrame { count: 2, .. }),
+        matches!(err, SvgError::AmbiguousFrame { count: 2, .. }),
         "{err}"
     );
 
@@ -1034,10 +1034,7 @@ fn a_selection_exports_its_elements_and_their_frames_contents() {
         )
         .unwrap_err();
         assert!(
-            matches!(
-                err,
-                ExportError::EmptySelection | ExportError::ElementNotFound(_)
-            ),
+            matches!(err, SvgError::EmptySelection | SvgError::ElementNotFound(_)),
             "{err}"
         );
         assert!(err.to_string().contains(want), "{err}");
@@ -1047,7 +1044,7 @@ fn a_selection_exports_its_elements_and_their_frames_contents() {
 #[test]
 fn export_to_file_reports_progress_and_writes_atomically() {
     use touchpoint::export::{ExportRequest, export_to_file};
-    let (board, _) = touchpoint::sample::grid_board(2_000, 5).unwrap();
+    let (board, _) = touchpoint_scene::sample::grid_board(2_000, 5).unwrap();
     let scene = Scene::build(&board);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big.svg");

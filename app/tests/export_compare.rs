@@ -41,13 +41,14 @@
 use std::process::Command;
 
 use resvg::{tiny_skia, usvg};
-use touchpoint::export::{PngOptions, SvgOptions, write_png, write_svg};
-use touchpoint::render::GpuContext;
-use touchpoint::scene::Scene;
-use touchpoint::text::{FONT_BYTES, Fonts};
 use touchpoint_crdt::{
     Align, Anchor, ArrowHead, Board, Body, Color, End, Geometry, NewElement, ShapeKind, StylePatch,
 };
+use touchpoint_render::GpuContext;
+use touchpoint_render::png::{PngOptions, write_png};
+use touchpoint_scene::export::{SvgOptions, write_svg};
+use touchpoint_scene::scene::Scene;
+use touchpoint_scene::text::{FONT_BYTES, Fonts};
 
 const BLUR: usize = 2;
 const PIXEL_TOLERANCE: u8 = 48;
@@ -592,7 +593,7 @@ fn cli_exports_png_at_scale_in_tiles_without_the_grid() {
                 if img.rgba[(y * img.width + x) * 4 + 3] == 0 {
                     continue;
                 }
-                let world = touchpoint::geom::Vec2::new(
+                let world = touchpoint_scene::geom::Vec2::new(
                     vb[0] + (x as f64 + 0.5) / s,
                     vb[1] + (y as f64 + 0.5) / s,
                 );

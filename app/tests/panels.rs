@@ -12,10 +12,10 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use touchpoint::tools::ToolKind;
 use touchpoint::ui::panels::{self, Panels};
-use touchpoint::workspace::Workspace;
 use touchpoint_crdt::{Color, NewElement, ShapeKind};
+use touchpoint_editor::tools::ToolKind;
+use touchpoint_editor::workspace::Workspace;
 
 struct State {
     ws: Workspace,
@@ -40,7 +40,7 @@ fn harness(state: State) -> Harness<'static, State> {
         .with_context_setup(touchpoint::ui::setup_egui)
         .build_ui_state(
             |ui, s: &mut State| {
-                panels::show(ui, &mut s.ws, &mut s.panels);
+                panels::show(ui, &mut s.ws, &mut s.panels, "Me");
             },
             state,
         )
@@ -153,7 +153,7 @@ fn panels_snapshot() {
         .wgpu()
         .build_ui_state(
             |ui, s: &mut State| {
-                panels::show(ui, &mut s.ws, &mut s.panels);
+                panels::show(ui, &mut s.ws, &mut s.panels, "Me");
             },
             s,
         );
@@ -176,7 +176,7 @@ fn panels_snapshot() {
 fn export_dialog_writes_an_svg_in_the_background_with_progress() {
     let mut s = state();
     // Large enough that the export is still running a frame after the click.
-    let (board, _) = touchpoint::sample::grid_board(20_000, 9).unwrap();
+    let (board, _) = touchpoint_scene::sample::grid_board(20_000, 9).unwrap();
     s.ws = Workspace::with_board(board, s._dir.path().join("big.tpboard"));
     let out = s._dir.path().join("big.svg");
     let mut h = harness(s);

@@ -16,13 +16,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use touchpoint::camera::Camera;
-use touchpoint::geom::Vec2;
-use touchpoint::scene::Scene;
 use touchpoint_crdt::{
     Align, Anchor, ArrowHead, Board, Body, Color, End, Geometry, NewElement, ShapeKind, StylePatch,
     file,
 };
+use touchpoint_scene::camera::Camera;
+use touchpoint_scene::geom::Vec2;
+use touchpoint_scene::scene::Scene;
 
 const CHANNEL_TOLERANCE: u8 = 16;
 const MAX_DIFFERING: f64 = 0.005;
@@ -531,7 +531,7 @@ fn errors_are_one_line() {
 
 #[test]
 fn glyph_buffers_are_cached_across_pans_and_bars_stand_in_at_low_zoom() {
-    use touchpoint::render::{GpuContext, OffscreenTarget, RenderError};
+    use touchpoint_render::{GpuContext, OffscreenTarget, RenderError};
     let gpu = match GpuContext::new() {
         Ok(gpu) => gpu,
         Err(e @ RenderError::NoAdapter { .. })

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use touchpoint::scene::Scene;
-use touchpoint::scene::item::Item;
-use touchpoint::templates::{self, BUILTIN, Template};
 use touchpoint_crdt::{Board, Body, Kind, LaneRole, file};
+use touchpoint_editor::templates::{self, BUILTIN, Template};
+use touchpoint_scene::scene::Scene;
+use touchpoint_scene::scene::item::Item;
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
@@ -150,7 +150,7 @@ fn grids_render_as_ordinary_scene_items() {
     let dots = grid
         .items
         .iter()
-        .filter(|i| matches!(i, Item::Shape(s) if s.primitive == touchpoint::scene::item::Primitive::Ellipse))
+        .filter(|i| matches!(i, Item::Shape(s) if s.primitive == touchpoint_scene::scene::item::Primitive::Ellipse))
         .count();
     let points: usize = t.grids[0]
         .lanes
@@ -163,8 +163,8 @@ fn grids_render_as_ordinary_scene_items() {
 
 #[test]
 fn odd_grid_values_build_without_panicking() {
-    use touchpoint::scene::build::element_items;
     use touchpoint_crdt::{Element, Geometry, Grid, Lane, Stage, Style};
+    use touchpoint_scene::scene::build::element_items;
     let lane = |role, h: f64| Lane {
         id: format!("l{h}"),
         title: "lane".into(),

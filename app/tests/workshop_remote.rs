@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use collab_support::{harness, run_until, shut_down, state};
 use egui_kittest::kittest::Queryable;
-use touchpoint::collab::presence::Profile;
 use touchpoint::collab::share_file::ShareInfo;
+use touchpoint::profile::Profile;
 use touchpoint_crdt::{Board, CellRef, NewElement};
 use touchpoint_sync::client::{Client, ClientOptions};
 
@@ -33,7 +33,6 @@ fn facilitator() -> egui_kittest::Harness<'static, collab_support::State> {
             color: "#e53935".into(),
         })
         .unwrap();
-    s.panels.display_name = "Facilitator".into();
     s.panels.workshop.votes = 2;
     harness(s)
 }

@@ -7,12 +7,14 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use touchpoint::ui::panels::{self, Panels};
-use touchpoint::workspace::Workspace;
 use touchpoint_crdt::{Axis, NewElement};
+use touchpoint_editor::workspace::Workspace;
 
 struct State {
     ws: Workspace,
     panels: Panels,
+    /// The user's name (the profile's, in the window).
+    me: String,
     dir: tempfile::TempDir,
 }
 
@@ -22,6 +24,7 @@ fn state() -> State {
     State {
         ws,
         panels: Panels::default(),
+        me: "Me".to_owned(),
         dir,
     }
 }
@@ -32,7 +35,7 @@ fn harness(state: State) -> Harness<'static, State> {
         .with_context_setup(touchpoint::ui::setup_egui)
         .build_ui_state(
             |ui, s: &mut State| {
-                panels::show(ui, &mut s.ws, &mut s.panels);
+                panels::show(ui, &mut s.ws, &mut s.panels, &s.me);
             },
             state,
         )
@@ -40,7 +43,7 @@ fn harness(state: State) -> Harness<'static, State> {
 
 /// A board with a journey map inserted (not through the UI).
 fn with_journey_map(s: &mut State) -> String {
-    let t = touchpoint::templates::load("journey-map").unwrap();
+    let t = touchpoint_editor::templates::load("journey-map").unwrap();
     let ins = t.insert(&mut s.ws.board, None).unwrap();
     s.ws.sync();
     ins.grids[0].id.clone()
@@ -64,7 +67,7 @@ fn the_template_picker_inserts_a_journey_map_in_one_undo_step() {
     assert!(!s.panels.templates.open, "the picker closes");
     // It landed in view.
     let g = view.geom;
-    let mid = touchpoint::geom::Vec2::new(g.x + g.w / 2.0, g.y + g.h / 2.0);
+    let mid = touchpoint_scene::geom::Vec2::new(g.x + g.w / 2.0, g.y + g.h / 2.0);
     assert!(s.ws.camera.visible_world_rect().contains(mid));
     // One undo removes all of it.
     h.get_by_label("Undo").click();
@@ -127,7 +130,7 @@ fn voting_starts_takes_votes_up_to_the_quota_and_reveals_a_tally() {
             .create(NewElement::sticky(300.0, 0.0, "Lost form"))
             .unwrap();
     s.ws.sync();
-    s.panels.display_name = "Ana".to_owned();
+    s.me = "Ana".to_owned();
     s.panels.workshop.votes = 1;
     let mut h = harness(s);
     h.run();
@@ -225,7 +228,7 @@ fn csv_export_from_the_file_menu_writes_what_write_csv_writes() {
     h.get_by_label("Export").click();
     h.run();
     let mut expected = Vec::new();
-    touchpoint::export::csv::write_csv(&h.state().ws.board, None, &mut expected).unwrap();
+    touchpoint_scene::export::csv::write_csv(&h.state().ws.board, None, &mut expected).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), expected);
     assert!(!h.state().panels.csv.open);
     let message = h.state().ws.message.clone().unwrap_or_default();

@@ -9,9 +9,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use touchpoint::autosave::disk;
 use touchpoint::export::{ExportRequest, Format, Scope, export_to_file};
-use touchpoint::scene::Scene;
+use touchpoint_editor::autosave::disk;
+use touchpoint_scene::scene::Scene;
 
 /// Boards at least this large show progress on a terminal.
 const PROGRESS_FROM: usize = 5_000;

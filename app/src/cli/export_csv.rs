@@ -7,8 +7,8 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::Context;
-use touchpoint::autosave::disk;
-use touchpoint::export::csv::write_csv;
+use touchpoint_editor::autosave::disk;
+use touchpoint_scene::export::csv::write_csv;
 
 /// Whether `output` names a CSV file.
 pub fn is_csv(output: &Path) -> bool {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use touchpoint::autosave::disk;
 use touchpoint_crdt::{Board, Body, Element, End};
+use touchpoint_editor::autosave::disk;
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
     let board = disk::load(path)?;

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use touchpoint::autosave::disk;
-use touchpoint::templates;
 use touchpoint_crdt::Board;
+use touchpoint_editor::autosave::disk;
+use touchpoint_editor::templates;
 
 pub fn run(output: &Path, template: Option<&str>, force: bool) -> anyhow::Result<()> {
     if output.extension().and_then(|e| e.to_str()) != Some("tpboard") {

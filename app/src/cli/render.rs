@@ -6,12 +6,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use touchpoint::autosave::disk;
-use touchpoint::camera::{Camera, MAX_ZOOM, MIN_ZOOM};
-use touchpoint::geom::Vec2;
-use touchpoint::render::offscreen::write_png;
-use touchpoint::render::{GpuContext, OffscreenTarget};
-use touchpoint::scene::Scene;
+use touchpoint_editor::autosave::disk;
+use touchpoint_render::offscreen::write_png;
+use touchpoint_render::{GpuContext, OffscreenTarget};
+use touchpoint_scene::camera::{Camera, MAX_ZOOM, MIN_ZOOM};
+use touchpoint_scene::geom::Vec2;
+use touchpoint_scene::scene::Scene;
 
 /// Margin around the board when fitting it, in pixels.
 pub const FIT_PADDING_PX: f64 = 40.0;

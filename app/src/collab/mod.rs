@@ -25,14 +25,11 @@ use std::time::Duration;
 use touchpoint_sync::client::Waker;
 use touchpoint_sync::link::ShareLink;
 
-use crate::workspace::Workspace;
+use crate::profile::Profile;
 use host::{Host, HostError, HostOptions};
-use presence::Profile;
 use session::{Session, SessionError};
 use share_file::{ShareFileError, ShareInfo};
-
-/// The file in the data directory that holds the user's name and colour.
-pub const PROFILE_FILE: &str = "profile.json";
+use touchpoint_editor::workspace::Workspace;
 
 /// Why sharing or joining failed. One line each, for the status bar.
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +65,7 @@ pub struct Collab {
 
 impl Collab {
     pub fn new(data_dir: &Path) -> Collab {
-        let profile = std::fs::read_to_string(data_dir.join(PROFILE_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Profile>(&t).ok())
-            .filter(|p| !presence::clean_name(&p.name).is_empty());
+        let profile = Profile::load(data_dir);
         Collab {
             data_dir: data_dir.to_owned(),
             runtime: None,
@@ -116,15 +110,12 @@ impl Collab {
 
     /// Remembers the user's name and colour (for this and later runs).
     pub fn set_profile(&mut self, profile: Profile) -> Result<(), CollabError> {
-        let path = self.data_dir.join(PROFILE_FILE);
-        let io = |source| CollabError::LocalCopy {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.data_dir).map_err(io)?;
-        let text =
-            serde_json::to_string_pretty(&profile).map_err(|e| io(std::io::Error::other(e)))?;
-        std::fs::write(&path, text).map_err(io)?;
+        profile
+            .save(&self.data_dir)
+            .map_err(|source| CollabError::LocalCopy {
+                path: self.data_dir.join(crate::profile::PROFILE_FILE),
+                source,
+            })?;
         if let Some(s) = &mut self.session {
             s.profile_changed(&profile);
         }
@@ -132,11 +123,10 @@ impl Collab {
         Ok(())
     }
 
-    fn profile_or_default(&self) -> Profile {
-        self.profile.clone().unwrap_or_else(|| Profile {
-            name: crate::ui::workshop::default_display_name(),
-            color: presence::format_color(presence::PALETTE[4]),
-        })
+    /// Who the user is in votes, the timer and presence: the profile
+    /// given, else this machine's login name.
+    pub fn me(&self) -> Profile {
+        self.profile.clone().unwrap_or_else(Profile::this_machine)
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -278,7 +268,7 @@ impl Collab {
         info: ShareInfo,
         link: ShareLink,
     ) -> Result<(), CollabError> {
-        let profile = self.profile_or_default();
+        let profile = self.me();
         let waker = self.waker.clone();
         let rt = self.runtime()?;
         let _guard = rt.enter();

@@ -22,46 +22,15 @@ use yrs::sync::awareness::AwarenessUpdateEntry;
 
 use touchpoint_crdt::{Geometry, Kind, ShapeKind};
 
-use crate::geom::{Rect, Vec2};
-use crate::tools::Preview;
+use crate::profile::{PALETTE, Profile, clean_name, format_color, parse_color};
+use touchpoint_editor::tools::Preview;
+use touchpoint_scene::geom::{Rect, Vec2};
 
-/// Longest display name shown, in characters.
-pub const MAX_NAME_CHARS: usize = 40;
 /// Most selected ids published (and read), and ids in a drag's preview:
 /// enough to outline a workshop's worth of stickies, while a drag of a full
 /// selection (both lists) stays under half the server's 16 KiB per-state
 /// bound even with the longest ids a board makes.
 pub const MAX_SELECTION: usize = 100;
-
-/// Colours offered for participants: strong enough to read on the light
-/// canvas and distinct from each other.
-pub const PALETTE: [[u8; 3]; 10] = [
-    [0xe5, 0x39, 0x35],
-    [0xd8, 0x1b, 0x60],
-    [0x8e, 0x24, 0xaa],
-    [0x3f, 0x51, 0xb5],
-    [0x1e, 0x88, 0xe5],
-    [0x00, 0x89, 0x7b],
-    [0x43, 0xa0, 0x47],
-    [0xf4, 0x51, 0x1e],
-    [0x6d, 0x4c, 0x41],
-    [0x54, 0x6e, 0x7a],
-];
-
-/// Who this user is to the others: asked once, remembered in the settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    pub name: String,
-    /// `#rrggbb`.
-    pub color: String,
-}
-
-impl Profile {
-    /// The colour as RGB; a malformed one falls back to the first of the palette.
-    pub fn rgb(&self) -> [u8; 3] {
-        parse_color(&self.color).unwrap_or(PALETTE[0])
-    }
-}
 
 /// A rectangle of the board someone is looking at, in world units.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -310,32 +279,6 @@ impl PresenceState {
         }
         Some(s)
     }
-}
-
-/// `#rrggbb` to RGB.
-pub fn parse_color(s: &str) -> Option<[u8; 3]> {
-    let hex = s.strip_prefix('#')?;
-    if hex.len() != 6 || !hex.is_ascii() {
-        return None;
-    }
-    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-    Some([byte(0)?, byte(2)?, byte(4)?])
-}
-
-pub fn format_color([r, g, b]: [u8; 3]) -> String {
-    format!("#{r:02x}{g:02x}{b:02x}")
-}
-
-/// A display name without control characters, trimmed and cut to
-/// [`MAX_NAME_CHARS`].
-pub fn clean_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(MAX_NAME_CHARS)
-        .collect()
 }
 
 /// This user's presence: what to publish, and when.
@@ -627,6 +570,7 @@ impl Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::MAX_NAME_CHARS;
 
     /// The largest states this app publishes stay well inside the server's
     /// per-state bound (PROTOCOL.md, "Presence is bounded"), or its own

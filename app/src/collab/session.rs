@@ -20,9 +20,10 @@ use touchpoint_sync::client::{
 use touchpoint_sync::link::ShareLink;
 
 use super::latency::LatencyLog;
-use super::presence::{LocalPresence, Peers, Profile, View};
+use super::presence::{LocalPresence, Peers, View};
 use super::share_file::ShareInfo;
-use crate::workspace::Workspace;
+use crate::profile::Profile;
+use touchpoint_editor::workspace::Workspace;
 
 /// Why a session could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +100,7 @@ pub struct Session {
     peers: Peers,
     following: Option<u64>,
     /// The camera as following last left it, to notice the user moving it.
-    followed_camera: Option<crate::camera::Camera>,
+    followed_camera: Option<touchpoint_scene::camera::Camera>,
     last_pump: Instant,
     /// Publish presence even if unchanged (after a reconnect).
     force_presence: bool,
@@ -165,6 +166,11 @@ impl Session {
 
     pub fn own_client(&self) -> u64 {
         self.presence.client()
+    }
+
+    /// What this user publishes to the others (name, colour, cursor...).
+    pub fn presence(&self) -> &LocalPresence {
+        &self.presence
     }
 
     pub fn profile_changed(&mut self, profile: &Profile) {

@@ -4,17 +4,17 @@
 //! Panning: space + drag, the middle button, or a two-finger scroll (wheel
 //! scroll too). Zoom to the cursor: Ctrl + wheel or pinch. Shortcuts that are
 //! not the tools' (copy, paste, duplicate, reorder, zoom) are handled here;
-//! the rest go to [`crate::tools`] as [`Input`]s, never while a text field
+//! the rest go to [`touchpoint_editor::tools`] as [`Input`]s, never while a text field
 //! has the keyboard.
 
 use egui::{Event, Key as EKey, Pos2, Sense, Ui};
 use touchpoint_crdt::{Align, Reorder};
 
-use crate::geom::Vec2;
-use crate::scene::Item;
-use crate::tools::{HIT_TOLERANCE_PX, Input, Key, Modifiers};
 use crate::ui::overlay::{self, to_points, to_world};
-use crate::workspace::Workspace;
+use touchpoint_editor::tools::{HIT_TOLERANCE_PX, Input, Key, Modifiers};
+use touchpoint_editor::workspace::Workspace;
+use touchpoint_scene::geom::Vec2;
+use touchpoint_scene::scene::Item;
 
 /// Wheel zoom per notch-equivalent is egui's; keyboard zoom steps by this.
 const KEY_ZOOM_STEP: f64 = 1.25;

@@ -8,10 +8,11 @@
 use egui::{Align2, Color32, FontId, Pos2, RichText, Shape, Stroke, StrokeKind, Ui, vec2};
 
 use crate::collab::Collab;
-use crate::collab::presence::{self, Peer, Profile};
+use crate::collab::presence::Peer;
 use crate::collab::session::{Session, Status};
+use crate::profile::{self, Profile};
 use crate::ui::overlay::to_points;
-use crate::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
 
 /// What the collaboration panels ask the window to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +78,17 @@ impl CollabPanel {
         self.profile_name = current
             .as_ref()
             .map(|p| p.name.clone())
-            .unwrap_or_else(crate::ui::workshop::default_display_name);
+            .unwrap_or_else(profile::default_name);
         self.profile_color = current
-            .and_then(|p| presence::PALETTE.iter().position(|c| *c == p.rgb()))
+            .and_then(|p| profile::PALETTE.iter().position(|c| *c == p.rgb()))
             .unwrap_or(4);
         self.profile_open = true;
         self.then = Some(then);
+    }
+
+    /// Asks for the name and colour again (the workshop panel's Change…).
+    pub fn edit_profile(&mut self, collab: &Collab) {
+        self.ask_profile(collab, Then::Nothing);
     }
 
     /// Asks for a name at start when joining by link without one: the
@@ -166,7 +172,7 @@ fn status_color(status: &Status) -> Color32 {
 /// everyone, Share.
 fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab: &mut Collab) {
     let ctx = ui.ctx().clone();
-    let profile = collab.profile().cloned();
+    let me = collab.me();
     egui::Area::new(egui::Id::unique("collab-participants"))
         .anchor(Align2::RIGHT_TOP, vec2(-12.0, 12.0))
         .order(egui::Order::Foreground)
@@ -200,10 +206,6 @@ fn participants(ui: &mut Ui, ws: &mut Workspace, panel: &mut CollabPanel, collab
                             ui.label(RichText::new("View only").strong());
                         }
                         ui.separator();
-                        let me = profile.clone().unwrap_or_else(|| Profile {
-                            name: crate::ui::workshop::default_display_name(),
-                            color: presence::format_color(presence::PALETTE[4]),
-                        });
                         let you = format!("{} (you) — click to change", me.name);
                         if badge(ui, &me.name, &you, rgb(me.rgb()), false)
                             .on_hover_text(you.clone())
@@ -369,14 +371,16 @@ fn profile_dialog(ui: &mut Ui, panel: &mut CollabPanel, collab: &mut Collab) {
         .resizable(false)
         .anchor(Align2::CENTER_CENTER, vec2(0.0, 0.0))
         .show(&ctx, |ui| {
-            ui.label("Others see your cursor and selections under this name and colour.");
+            ui.label(
+                "Others see your cursor, selections and named votes under this name and colour.",
+            );
             let label = ui.label("Your name");
             let edit = ui
                 .add(egui::TextEdit::singleline(&mut panel.profile_name).desired_width(260.0))
                 .labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
-                for (i, c) in presence::PALETTE.iter().enumerate() {
+                for (i, c) in profile::PALETTE.iter().enumerate() {
                     let (rect, response) =
                         ui.allocate_exact_size(vec2(22.0, 22.0), egui::Sense::click());
                     ui.painter().circle_filled(rect.center(), 10.0, rgb(*c));
@@ -387,13 +391,13 @@ fn profile_dialog(ui: &mut Ui, panel: &mut CollabPanel, collab: &mut Collab) {
                             Stroke::new(2.0, Color32::BLACK),
                         );
                     }
-                    if response.on_hover_text(presence::format_color(*c)).clicked() {
+                    if response.on_hover_text(profile::format_color(*c)).clicked() {
                         panel.profile_color = i;
                     }
                 }
             });
             ui.horizontal(|ui| {
-                let ok = !presence::clean_name(&panel.profile_name).is_empty();
+                let ok = !profile::clean_name(&panel.profile_name).is_empty();
                 if ui.add_enabled(ok, egui::Button::new("Continue")).clicked() || (enter && ok) {
                     done = true;
                 }
@@ -407,13 +411,13 @@ fn profile_dialog(ui: &mut Ui, panel: &mut CollabPanel, collab: &mut Collab) {
         panel.then = None;
     }
     if done {
-        let profile = Profile {
-            name: presence::clean_name(&panel.profile_name),
-            color: presence::format_color(
-                presence::PALETTE[panel.profile_color % presence::PALETTE.len()],
+        let chosen = Profile {
+            name: profile::clean_name(&panel.profile_name),
+            color: profile::format_color(
+                profile::PALETTE[panel.profile_color % profile::PALETTE.len()],
             ),
         };
-        match collab.set_profile(profile) {
+        match collab.set_profile(chosen) {
             Ok(()) => {
                 panel.profile_open = false;
                 match panel.then.take() {

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use egui::{Align2, Ui, vec2};
 use touchpoint_crdt::{Board, Kind};
 
-use crate::export::csv;
-use crate::ui::panels::Panels;
-use crate::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
+use touchpoint_scene::export::csv;
 
 /// The CSV dialog's state, while it is open.
 #[derive(Debug, Default)]
@@ -23,21 +22,23 @@ pub struct CsvDialog {
     pub grid: Option<String>,
 }
 
-/// Opens the dialog with the board's path as `.csv` and the selected grid
-/// (else the first) chosen.
-pub fn open(ws: &Workspace, panels: &mut Panels) {
-    let grids = ws.board.grid_ids();
-    let selected = ws
-        .tools
-        .selection()
-        .iter()
-        .find(|id| ws.scene.get(id).is_some_and(|e| e.kind() == Kind::Grid))
-        .cloned();
-    panels.csv = CsvDialog {
-        open: true,
-        path: ws.file.path().with_extension("csv").display().to_string(),
-        grid: selected.or_else(|| grids.first().cloned()),
-    };
+impl CsvDialog {
+    /// The dialog open, with the board's path as `.csv` and the selected
+    /// grid (else the first) chosen.
+    pub fn for_workspace(ws: &Workspace) -> CsvDialog {
+        let grids = ws.board.grid_ids();
+        let selected = ws
+            .tools
+            .selection()
+            .iter()
+            .find(|id| ws.scene.get(id).is_some_and(|e| e.kind() == Kind::Grid))
+            .cloned();
+        CsvDialog {
+            open: true,
+            path: ws.file.path().with_extension("csv").display().to_string(),
+            grid: selected.or_else(|| grids.first().cloned()),
+        }
+    }
 }
 
 /// Writes the grid `grid` (or the only one) of `board` as CSV to `path`:
@@ -75,14 +76,13 @@ fn grid_label(board: &Board, id: &str) -> String {
 }
 
 /// The dialog, while open.
-pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
-    if !panels.csv.open {
+pub fn show(ui: &mut Ui, ws: &mut Workspace, d: &mut CsvDialog) {
+    if !d.open {
         return;
     }
     let ctx = ui.ctx().clone();
     let mut open = true;
     let mut done = false;
-    let d = &mut panels.csv;
     egui::Window::new("Export CSV")
         .collapsible(false)
         .resizable(false)
@@ -147,7 +147,7 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
             });
         });
     if done || !open {
-        panels.csv.open = false;
+        d.open = false;
     }
 }
 
@@ -159,7 +159,7 @@ mod tests {
     fn export_writes_what_write_csv_writes_and_leaves_no_part_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut b = Board::new();
-        crate::templates::load("journey-map")
+        touchpoint_editor::templates::load("journey-map")
             .unwrap()
             .insert(&mut b, None)
             .unwrap();

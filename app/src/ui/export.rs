@@ -16,8 +16,8 @@ use egui::{Align2, Ui, vec2};
 use touchpoint_crdt::file::load_bytes;
 
 use crate::export::{ExportRequest, ExportStats, Scope, export_to_file};
-use crate::scene::Scene;
-use crate::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
+use touchpoint_scene::scene::Scene;
 
 /// What the dialog exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

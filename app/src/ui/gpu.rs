@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use winit::window::Window;
 
-use crate::camera::Camera;
-use crate::render::{FrameStats, RenderError, Renderer, offscreen};
-use crate::scene::Scene;
+use touchpoint_render::{FrameStats, RenderError, Renderer, offscreen};
+use touchpoint_scene::camera::Camera;
+use touchpoint_scene::scene::Scene;
 
 /// Why the window could not draw.
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +88,9 @@ impl Gpu {
         let sample_count = if adapter
             .get_texture_format_features(format)
             .flags
-            .sample_count_supported(crate::render::SAMPLE_COUNT)
+            .sample_count_supported(touchpoint_render::SAMPLE_COUNT)
         {
-            crate::render::SAMPLE_COUNT
+            touchpoint_render::SAMPLE_COUNT
         } else {
             1
         };

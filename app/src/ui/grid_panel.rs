@@ -8,8 +8,7 @@
 use egui::{Align2, RichText, Ui, vec2};
 use touchpoint_crdt::{Axis, Grid, Kind, LaneRole};
 
-use crate::ui::panels::Panels;
-use crate::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
 
 /// Title of a stage or lane added from the panel (renamed right after).
 pub const NEW_STAGE: &str = "New stage";
@@ -127,7 +126,7 @@ fn on_release(
 }
 
 /// The panel, while exactly one grid is selected on a writable board.
-pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
+pub fn show(ui: &mut Ui, ws: &mut Workspace, p: &mut GridPanel) {
     let Some(id) = ws
         .single_selection()
         .filter(|e| e.kind() == Kind::Grid)
@@ -141,7 +140,6 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
     let Some(view) = ws.board.grid_view(&id) else {
         return;
     };
-    let p = &mut panels.grid;
     if p.grid.as_deref() != Some(id.as_str()) {
         *p = GridPanel {
             grid: Some(id.clone()),

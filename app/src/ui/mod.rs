@@ -38,13 +38,13 @@ use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy}
 use winit::window::{Window, WindowId};
 
 use crate::collab::Collab;
-use crate::geom::Vec2;
-use crate::workspace::Workspace;
 use canvas::CanvasInput;
 use collab_ui::CollabCommand;
 use gpu::Gpu;
 use panels::{Command, Panels};
 use settings::Settings;
+use touchpoint_editor::workspace::Workspace;
+use touchpoint_scene::geom::Vec2;
 
 /// Opens the window on `board` (created when missing), or on a new board in
 /// the data directory. Returns when the window closes; the board is saved.
@@ -109,7 +109,6 @@ fn run_with(launch: Launch) -> anyhow::Result<()> {
     let mut shell = Shell {
         panels: Panels {
             recent: settings.recent().to_vec(),
-            display_name: collab.profile().map(|p| p.name.clone()).unwrap_or_default(),
             ..Panels::default()
         },
         settings,
@@ -200,7 +199,9 @@ pub fn setup_egui(ctx: &egui::Context) {
     let mut fonts = egui::FontDefinitions::default();
     fonts.font_data.insert(
         "dejavu".to_owned(),
-        Arc::new(egui::FontData::from_static(crate::text::FONT_BYTES)),
+        Arc::new(egui::FontData::from_static(
+            touchpoint_scene::text::FONT_BYTES,
+        )),
     );
     for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
         fonts
@@ -395,11 +396,12 @@ impl Shell {
         let collab = &mut self.collab;
         let mut commands = Vec::new();
         let mut collab_commands = Vec::new();
+        let me = collab.me().name;
         let output = self.egui.run_ui(raw, |ui| {
             egui::CentralPanel::default()
                 .frame(egui::Frame::NONE)
                 .show(ui, |ui| canvas::show(ui, ws, canvas));
-            commands = panels::show(ui, ws, panels);
+            commands = panels::show(ui, ws, panels, &me);
             collab_commands = collab_ui::show(ui, ws, &mut panels.collab, collab);
         });
         running
@@ -456,6 +458,7 @@ impl Shell {
             match command {
                 Command::Quit => event_loop.exit(),
                 Command::Open(path) => self.open(&path),
+                Command::EditProfile => self.panels.collab.edit_profile(&self.collab),
                 Command::NewBoard => match self.settings.new_board_path() {
                     Ok(p) => self.open(&p),
                     Err(e) => self.workspace.message = Some(format!("cannot create a board: {e}")),

@@ -5,11 +5,11 @@
 
 use egui::{Color32, Painter, Pos2, Shape, Stroke, StrokeKind};
 
-use crate::camera::Camera;
-use crate::geom::{OrientedRect, Vec2};
-use crate::scene::{Item, Primitive, Rgba, Scene};
-use crate::tools::{self, Preview, select};
-use crate::workspace::Workspace;
+use touchpoint_editor::tools::{self, Preview, select};
+use touchpoint_editor::workspace::Workspace;
+use touchpoint_scene::camera::Camera;
+use touchpoint_scene::geom::{OrientedRect, Vec2};
+use touchpoint_scene::scene::{Item, Primitive, Rgba, Scene};
 
 /// Miro's selection blue.
 pub const SELECTION: Color32 = Color32::from_rgb(0x42, 0x62, 0xff);

@@ -12,8 +12,14 @@ use std::path::PathBuf;
 use egui::{Align2, Color32, RichText, Ui, vec2};
 use touchpoint_crdt::{Color, Kind, Reorder, ShapeKind, StylePatch};
 
-use crate::tools::ToolKind;
-use crate::workspace::Workspace;
+use super::collab_ui::{self, CollabPanel};
+use super::csv_export::{self, CsvDialog};
+use super::export::{self, ExportForm, ExportJob};
+use super::grid_panel::{self, GridPanel};
+use super::templates_picker::{self, TemplatePicker};
+use super::workshop::{self, Workshop};
+use touchpoint_editor::tools::ToolKind;
+use touchpoint_editor::workspace::Workspace;
 
 /// What a panel asks the window to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub enum Command {
     NewBoard,
     Open(PathBuf),
     Quit,
+    /// Ask for the user's name and colour (the profile dialog).
+    EditProfile,
 }
 
 /// Which path dialog is open.
@@ -37,16 +45,14 @@ pub struct Panels {
     pub path_input: String,
     pub recent: Vec<PathBuf>,
     /// The Export dialog, while open.
-    pub export_form: Option<super::export::ExportForm>,
+    pub export_form: Option<ExportForm>,
     /// The export running in the background, if any.
-    pub export_job: Option<super::export::ExportJob>,
-    /// Who this user is in votes and the timer (empty: `$USER` or "Me").
-    pub display_name: String,
-    pub templates: super::templates_picker::TemplatePicker,
-    pub workshop: super::workshop::Workshop,
-    pub grid: super::grid_panel::GridPanel,
-    pub csv: super::csv_export::CsvDialog,
-    pub collab: super::collab_ui::CollabPanel,
+    pub export_job: Option<ExportJob>,
+    pub templates: TemplatePicker,
+    pub workshop: Workshop,
+    pub grid: GridPanel,
+    pub csv: CsvDialog,
+    pub collab: CollabPanel,
 }
 
 const TOOLS: [(ToolKind, &str, &str); 7] = [
@@ -95,20 +101,23 @@ fn card(ui: &Ui) -> egui::Frame {
     egui::Frame::popup(ui.style()).inner_margin(6.0)
 }
 
-/// Draws every panel; returns what the window must do.
-pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) -> Vec<Command> {
+/// Draws every panel, with `me` as the user's name in votes and the timer;
+/// returns what the window must do.
+pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, me: &str) -> Vec<Command> {
     let mut commands = Vec::new();
     shortcuts(ui, ws, panels, &mut commands);
     menu(ui, ws, panels, &mut commands);
     toolbar(ui, ws, panels);
     properties(ui, ws);
-    super::grid_panel::show(ui, ws, panels);
-    super::workshop::show(ui, ws, panels);
+    grid_panel::show(ui, ws, &mut panels.grid);
+    if workshop::show(ui, ws, &mut panels.workshop, me) {
+        commands.push(Command::EditProfile);
+    }
     status(ui, ws);
     dialog(ui, ws, panels, &mut commands);
-    super::export::show(ui, ws, &mut panels.export_form, &mut panels.export_job);
-    super::templates_picker::show(ui, ws, panels);
-    super::csv_export::show(ui, ws, panels);
+    export::show(ui, ws, &mut panels.export_form, &mut panels.export_job);
+    templates_picker::show(ui, ws, &mut panels.templates);
+    csv_export::show(ui, ws, &mut panels.csv);
     commands
 }
 
@@ -119,7 +128,7 @@ fn shortcuts(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mu
         ui.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
     };
     if pressed(ui, Modifiers::COMMAND, Key::E) {
-        panels.export_form = Some(super::export::ExportForm::for_workspace(ws));
+        panels.export_form = Some(ExportForm::for_workspace(ws));
     }
     if pressed(ui, Modifiers::COMMAND, Key::Q) {
         commands.push(Command::Quit);
@@ -176,17 +185,17 @@ fn menu(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, commands: &mut Vec
                         ui.close();
                     }
                     if ui.button("Export…\tCtrl+E").clicked() {
-                        panels.export_form = Some(super::export::ExportForm::for_workspace(ws));
+                        panels.export_form = Some(ExportForm::for_workspace(ws));
                         ui.close();
                     }
-                    super::templates_picker::file_menu_items(ui, ws, panels);
+                    toolkit_menu_items(ui, ws, panels);
                     ui.separator();
                     if ui.button("Share…").clicked() {
-                        panels.collab.request = Some(super::collab_ui::Request::Share);
+                        panels.collab.request = Some(collab_ui::Request::Share);
                         ui.close();
                     }
                     if ui.button("Join…").clicked() {
-                        panels.collab.request = Some(super::collab_ui::Request::Join);
+                        panels.collab.request = Some(collab_ui::Request::Join);
                         ui.close();
                     }
                     ui.separator();
@@ -358,10 +367,66 @@ fn toolbar(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
                     ws.sync();
                 }
                 ui.separator();
-                super::templates_picker::toolbar_buttons(ui, ws, panels);
+                toolkit_buttons(ui, ws, panels);
             });
         });
     });
+}
+
+/// File menu entries: Insert template…, Export CSV…, Workshop.
+fn toolkit_menu_items(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
+    ui.separator();
+    let writable = ws.board.read_only().is_none();
+    if ui
+        .add_enabled(writable, egui::Button::new("Insert template…"))
+        .clicked()
+    {
+        panels.templates.open = true;
+        ui.close();
+    }
+    if ui.button("Export CSV…").clicked() {
+        panels.csv = CsvDialog::for_workspace(ws);
+        ui.close();
+    }
+    if ui.button("Workshop (voting, timer, tidy)").clicked() {
+        panels.workshop.open = !panels.workshop.open;
+        ui.close();
+    }
+}
+
+/// The toolbar's buttons for the toolkit: templates and the workshop panel.
+fn toolkit_buttons(ui: &mut Ui, ws: &Workspace, panels: &mut Panels) {
+    let writable = ws.board.read_only().is_none();
+    let t = ui
+        .add_enabled(
+            writable,
+            egui::Button::selectable(panels.templates.open, RichText::new("▦").size(18.0))
+                .min_size(vec2(32.0, 32.0)),
+        )
+        .on_hover_text("Insert a template");
+    t.widget_info(|| {
+        egui::WidgetInfo::selected(
+            egui::Role::Button,
+            writable,
+            panels.templates.open,
+            "Templates",
+        )
+    });
+    if t.clicked() {
+        panels.templates.open = !panels.templates.open;
+    }
+    let w = ui
+        .add(
+            egui::Button::selectable(panels.workshop.open, RichText::new("◔").size(18.0))
+                .min_size(vec2(32.0, 32.0)),
+        )
+        .on_hover_text("Workshop: voting, timer, tidy");
+    w.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::Button, true, panels.workshop.open, "Workshop")
+    });
+    if w.clicked() {
+        panels.workshop.open = !panels.workshop.open;
+    }
 }
 
 /// An accessible name for icon-only buttons.
@@ -585,7 +650,7 @@ fn status(ui: &mut Ui, ws: &mut Workspace) {
                 {
                     ws.zoom_to_fit();
                 }
-                super::workshop::status_timer(ui, ws);
+                workshop::status_timer(ui, ws);
                 if let Some(m) = &ws.message {
                     ui.separator();
                     ui.label(RichText::new(m).color(Color32::from_rgb(0xc0, 0x20, 0x20)));

@@ -3,16 +3,11 @@
 //! description); choosing one inserts it at the centre of the viewport in
 //! one undo step, selects it and zooms to it
 //! ([`Workspace::insert_template`]).
-//!
-//! Also the File menu entries of the service design toolkit (insert a
-//! template, export CSV, the workshop panel), so the shared menu code gets
-//! one line.
 
 use egui::{Align2, RichText, Ui, vec2};
 
-use crate::templates::{self, Template};
-use crate::ui::panels::Panels;
-use crate::workspace::Workspace;
+use touchpoint_editor::templates::{self, Template};
+use touchpoint_editor::workspace::Workspace;
 
 /// The picker's state between frames.
 #[derive(Debug, Default)]
@@ -29,65 +24,9 @@ impl TemplatePicker {
     }
 }
 
-/// File menu entries: Insert template…, Export CSV…, Workshop.
-pub fn file_menu_items(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
-    ui.separator();
-    let writable = ws.board.read_only().is_none();
-    if ui
-        .add_enabled(writable, egui::Button::new("Insert template…"))
-        .clicked()
-    {
-        panels.templates.open = true;
-        ui.close();
-    }
-    if ui.button("Export CSV…").clicked() {
-        super::csv_export::open(ws, panels);
-        ui.close();
-    }
-    if ui.button("Workshop (voting, timer, tidy)").clicked() {
-        panels.workshop.open = !panels.workshop.open;
-        ui.close();
-    }
-}
-
-/// The toolbar's buttons for the toolkit: templates and the workshop panel.
-pub fn toolbar_buttons(ui: &mut Ui, ws: &Workspace, panels: &mut Panels) {
-    let writable = ws.board.read_only().is_none();
-    let t = ui
-        .add_enabled(
-            writable,
-            egui::Button::selectable(panels.templates.open, RichText::new("▦").size(18.0))
-                .min_size(vec2(32.0, 32.0)),
-        )
-        .on_hover_text("Insert a template");
-    t.widget_info(|| {
-        egui::WidgetInfo::selected(
-            egui::Role::Button,
-            writable,
-            panels.templates.open,
-            "Templates",
-        )
-    });
-    if t.clicked() {
-        panels.templates.open = !panels.templates.open;
-    }
-    let w = ui
-        .add(
-            egui::Button::selectable(panels.workshop.open, RichText::new("◔").size(18.0))
-                .min_size(vec2(32.0, 32.0)),
-        )
-        .on_hover_text("Workshop: voting, timer, tidy");
-    w.widget_info(|| {
-        egui::WidgetInfo::selected(egui::Role::Button, true, panels.workshop.open, "Workshop")
-    });
-    if w.clicked() {
-        panels.workshop.open = !panels.workshop.open;
-    }
-}
-
 /// The picker window, while open.
-pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
-    if !panels.templates.open {
+pub fn show(ui: &mut Ui, ws: &mut Workspace, picker: &mut TemplatePicker) {
+    if !picker.open {
         return;
     }
     let ctx = ui.ctx().clone();
@@ -100,7 +39,7 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
         .open(&mut open)
         .show(&ctx, |ui| {
             ui.set_max_width(420.0);
-            match panels.templates.templates() {
+            match picker.templates() {
                 Err(e) => {
                     ui.label(format!("The templates cannot be read: {e}"));
                 }
@@ -124,16 +63,16 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
             }
         });
     if let Some(i) = chosen
-        && let Ok(list) = panels.templates.templates()
+        && let Ok(list) = picker.templates()
         && let Some(t) = list.get(i).cloned()
     {
         if let Err(e) = ws.insert_template(&t) {
             ws.message = Some(e);
         }
-        panels.templates.open = false;
+        picker.open = false;
         return;
     }
     if !open {
-        panels.templates.open = false;
+        picker.open = false;
     }
 }

@@ -20,8 +20,7 @@ use touchpoint_crdt::tidy::{self, Placement, SortBy};
 use touchpoint_crdt::{Board, EditError, Kind};
 
 use crate::ui::overlay;
-use crate::ui::panels::Panels;
-use crate::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
 
 /// How often the countdown repaints while the timer runs.
 pub const TIMER_REPAINT: Duration = Duration::from_millis(250);
@@ -52,27 +51,6 @@ impl Default for Workshop {
             minutes: DEFAULT_MINUTES,
             shown: None,
         }
-    }
-}
-
-/// The name this user votes and facilitates under when none is set:
-/// `$USER` (or `%USERNAME%`), else "Me".
-pub fn default_display_name() -> String {
-    ["USER", "USERNAME"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .map(|s| s.trim().to_owned())
-        .find(|s| !s.is_empty())
-        .unwrap_or_else(|| "Me".to_owned())
-}
-
-/// The display name in use: the one typed in the panel, else the default.
-pub fn display_name(panels: &Panels) -> String {
-    let n = panels.display_name.trim();
-    if n.is_empty() {
-        default_display_name()
-    } else {
-        n.to_owned()
     }
 }
 
@@ -209,19 +187,19 @@ fn report(ws: &mut Workspace, r: Result<(), EditError>) {
 
 /// The workshop panel (when open), the vote badges on the canvas and the
 /// timer's repaints.
-pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
-    let me = display_name(panels);
+pub fn show(ui: &mut Ui, ws: &mut Workspace, state: &mut Workshop, me: &str) -> bool {
+    let mut change_name = false;
     let open_vote = ws.board.open_vote();
     // Badges: the revealed results, or (while voting) this user's own dots.
     let badges: Vec<(String, u32, Color32)> = if let Some(s) = &open_vote {
         ws.board
             .vote_tally(&s.id)
-            .and_then(|t| t.per_voter.get(&me).cloned())
+            .and_then(|t| t.per_voter.get(me).cloned())
             .unwrap_or_default()
             .into_iter()
             .map(|(id, n)| (id, n, OWN))
             .collect()
-    } else if let Some(shown) = &panels.workshop.shown {
+    } else if let Some(shown) = &state.shown {
         ws.board
             .vote_tally(shown)
             .map(|t| t.per_target)
@@ -245,8 +223,8 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
     {
         ui.ctx().request_repaint_after(TIMER_REPAINT);
     }
-    if !panels.workshop.open {
-        return;
+    if !state.open {
+        return false;
     }
     let ctx = ui.ctx().clone();
     let mut open = true;
@@ -258,18 +236,22 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
         .show(&ctx, |ui| {
             ui.set_width(260.0);
             ui.horizontal(|ui| {
-                let l = ui.label("Your name");
-                ui.add(
-                    egui::TextEdit::singleline(&mut panels.display_name)
-                        .desired_width(150.0)
-                        .hint_text(default_display_name()),
-                )
-                .labelled_by(l.id);
+                // The one name of this user: the same the others see beside
+                // the cursor (crate::profile).
+                ui.label("You are");
+                ui.label(RichText::new(me).strong());
+                if ui
+                    .small_button("Change…")
+                    .on_hover_text("Your name and colour, for votes and for the others")
+                    .clicked()
+                {
+                    change_name = true;
+                }
             });
             ui.separator();
-            voting(ui, ws, panels, &me, open_vote.as_ref());
+            voting(ui, ws, state, me, open_vote.as_ref());
             ui.separator();
-            timer(ui, ws, panels, &me, now);
+            timer(ui, ws, state, me, now);
             ui.separator();
             ui.label(RichText::new("Tidy").strong());
             let several = ws.tools.selection().len() >= 2;
@@ -295,14 +277,15 @@ pub fn show(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels) {
             });
         });
     if !open {
-        panels.workshop.open = false;
+        state.open = false;
     }
+    change_name
 }
 
 fn voting(
     ui: &mut Ui,
     ws: &mut Workspace,
-    panels: &mut Panels,
+    state: &mut Workshop,
     me: &str,
     open_vote: Option<&touchpoint_crdt::voting::VoteSession>,
 ) {
@@ -350,7 +333,7 @@ fn voting(
                 match ws.board.end_vote(&s.id, me) {
                     Ok(_) => {
                         ws.mark_dirty();
-                        panels.workshop.shown = Some(s.id.clone());
+                        state.shown = Some(s.id.clone());
                     }
                     Err(e) => ws.message = Some(e.to_string()),
                 }
@@ -360,7 +343,7 @@ fn voting(
             ui.horizontal(|ui| {
                 let l = ui.label("Votes each");
                 ui.add(
-                    egui::DragValue::new(&mut panels.workshop.votes)
+                    egui::DragValue::new(&mut state.votes)
                         .range(1..=touchpoint_crdt::voting::MAX_VOTES_PER_PERSON),
                 )
                 .labelled_by(l.id);
@@ -368,10 +351,10 @@ fn voting(
                     .add_enabled(writable, egui::Button::new("Start vote"))
                     .clicked()
                 {
-                    match ws.board.start_vote(me, panels.workshop.votes, now_ms()) {
+                    match ws.board.start_vote(me, state.votes, now_ms()) {
                         Ok(_) => {
                             ws.mark_dirty();
-                            panels.workshop.shown = None;
+                            state.shown = None;
                         }
                         Err(e) => ws.message = Some(e.to_string()),
                     }
@@ -383,17 +366,17 @@ fn voting(
                 .into_iter()
                 .rev()
                 .find(|s| s.revealed());
-            match (&panels.workshop.shown, last_closed) {
+            match (&state.shown, last_closed) {
                 (Some(shown), _) => {
                     let shown = shown.clone();
                     results(ui, ws, &shown);
                     if ui.button("Hide results").clicked() {
-                        panels.workshop.shown = None;
+                        state.shown = None;
                     }
                 }
                 (None, Some(last)) => {
                     if ui.button("Show last results").clicked() {
-                        panels.workshop.shown = Some(last.id);
+                        state.shown = Some(last.id);
                     }
                 }
                 (None, None) => {}
@@ -429,7 +412,7 @@ fn results(ui: &mut Ui, ws: &mut Workspace, session: &str) {
     }
 }
 
-fn timer(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, me: &str, now: f64) {
+fn timer(ui: &mut Ui, ws: &mut Workspace, state: &mut Workshop, me: &str, now: f64) {
     ui.label(RichText::new("Timer").strong());
     let writable = ws.board.read_only().is_none();
     match ws.board.timer() {
@@ -437,7 +420,7 @@ fn timer(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, me: &str, now: f6
             ui.horizontal(|ui| {
                 let l = ui.label("Minutes");
                 ui.add(
-                    egui::DragValue::new(&mut panels.workshop.minutes)
+                    egui::DragValue::new(&mut state.minutes)
                         .range(0.5..=24.0 * 60.0)
                         .speed(0.5),
                 )
@@ -446,7 +429,7 @@ fn timer(ui: &mut Ui, ws: &mut Workspace, panels: &mut Panels, me: &str, now: f6
                     .add_enabled(writable, egui::Button::new("Start timer"))
                     .clicked()
                 {
-                    let ms = panels.workshop.minutes * 60_000.0;
+                    let ms = state.minutes * 60_000.0;
                     let r = ws.board.start_timer(ms, now_ms(), me);
                     report(ws, r);
                 }
@@ -551,7 +534,7 @@ mod tests {
     #[test]
     fn tidy_leaves_stickies_in_cells_and_sorts_the_others() {
         let mut b = Board::new();
-        let t = crate::templates::load("kanban").unwrap();
+        let t = touchpoint_editor::templates::load("kanban").unwrap();
         let ins = t.insert(&mut b, Some([0.0, -2000.0])).unwrap();
         let in_cell = ins.grids[0].contents.clone();
         let mut free = Vec::new();
@@ -577,15 +560,5 @@ mod tests {
         let ys: std::collections::BTreeSet<i64> = p.iter().map(|p| p.y as i64).collect();
         assert_eq!(ys.len(), 2);
         assert_eq!(tidy_placements(&b, &all, Tidy::Grid).len(), 4);
-    }
-
-    #[test]
-    fn the_default_display_name_is_never_empty() {
-        assert!(!default_display_name().is_empty());
-        let p = Panels {
-            display_name: "  Kim ".to_owned(),
-            ..Panels::default()
-        };
-        assert_eq!(display_name(&p), "Kim");
     }
 }

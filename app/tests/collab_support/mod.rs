@@ -13,7 +13,7 @@ use touchpoint::collab::Collab;
 use touchpoint::collab::host::HostOptions;
 use touchpoint::ui::collab_ui::{self, CollabCommand};
 use touchpoint::ui::panels::{self, Panels};
-use touchpoint::workspace::Workspace;
+use touchpoint_editor::workspace::Workspace;
 
 pub struct State {
     pub ws: Workspace,
@@ -54,7 +54,12 @@ pub fn harness(state: State) -> Harness<'static, State> {
                 if let Some(session) = s.collab.session_mut() {
                     session.pump(&mut s.ws, Instant::now());
                 }
-                panels::show(ui, &mut s.ws, &mut s.panels);
+                let me = s.collab.me().name;
+                for c in panels::show(ui, &mut s.ws, &mut s.panels, &me) {
+                    if c == panels::Command::EditProfile {
+                        s.panels.collab.edit_profile(&s.collab);
+                    }
+                }
                 let asked = collab_ui::show(ui, &mut s.ws, &mut s.panels.collab, &mut s.collab);
                 s.commands.extend(asked);
             },
