@@ -12,18 +12,13 @@ use yrs::{
 
 use crate::element::{Body, Element, End, read_element};
 use crate::holdback::{Gap, Holdback, first_gap, lower_bounds};
+use crate::origin::{INIT_ORIGIN, REMOTE_ORIGIN};
 use crate::schema::{
     Kind, ROOT_ELEMENTS, ROOT_META, ROOT_TIMER, ROOT_VOTES, SCHEMA_VERSION, meta_key,
 };
 use crate::undo::UndoSteps;
+use crate::zbounds::{ZBounds, track_z_bounds};
 use crate::zorder;
-
-/// Origin given to transactions that apply updates from elsewhere (the network,
-/// a file merge). The undo manager never tracks it.
-pub const REMOTE_ORIGIN: &str = "touchpoint:remote";
-
-/// Origin of the transaction that initialises a new board's `meta`.
-const INIT_ORIGIN: &str = "touchpoint:init";
 
 /// Why a board refuses edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,21 +120,6 @@ pub struct Board {
 /// How many distinct data problems a board logs before it stops logging them.
 const MAX_WARNINGS: usize = 10_000;
 
-/// The highest `z` ever seen (an upper bound: deleting the top element does
-/// not lower it, which is harmless).
-#[derive(Debug, Default)]
-pub(crate) struct ZBounds {
-    pub top: Option<String>,
-}
-
-impl ZBounds {
-    pub(crate) fn include(&mut self, z: &str) {
-        if self.top.as_deref().is_none_or(|t| z > t) {
-            self.top = Some(z.to_owned());
-        }
-    }
-}
-
 impl Board {
     /// A new, empty board with a random client id.
     pub fn new() -> Board {
@@ -183,7 +163,7 @@ impl Board {
         let origin = Origin::from(format!("touchpoint:local:{client_id}").as_str());
         let undo = UndoSteps::new(&doc, &[&elements, &meta], origin.clone());
         let z_bounds = Arc::new(Mutex::new(ZBounds::default()));
-        crate::changes::track_z_bounds(&elements, z_bounds.clone());
+        track_z_bounds(&elements, z_bounds.clone());
         Board {
             doc,
             elements,
@@ -377,7 +357,7 @@ impl Board {
         };
         let schema = match self.meta.get(&txn, meta_key::SCHEMA) {
             Some(Out::Any(Any::Number(n))) => {
-                let v = crate::element::number_value(n);
+                let v = crate::value::number_value(n);
                 if v.is_finite() && v >= 0.0 {
                     v.min(f64::from(u32::MAX)) as u32
                 } else {
@@ -457,7 +437,7 @@ impl Board {
                         "",
                         format!(
                             "skipped: expected a Y.Map, found {}",
-                            crate::element::describe(&other)
+                            crate::value::describe(&other)
                         ),
                     );
                     None

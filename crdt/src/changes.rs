@@ -5,14 +5,13 @@
 //! reports deep events per transaction; this module folds them into id sets.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use yrs::types::{EntryChange, Event, PathSegment};
-use yrs::{Any, DeepObservable, Doc, Map, MapRef, Origin, Out, TransactionMut};
+use yrs::{DeepObservable, Doc, MapRef, Origin, TransactionMut};
 
-use crate::board::{Board, ZBounds};
-use crate::schema::key;
+use crate::board::Board;
+use crate::origin::{REMOTE_ORIGIN, observer_key};
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +75,6 @@ impl Drop for UpdateSubscription {
     }
 }
 
-static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
-
-fn fresh_key(prefix: &str) -> Origin {
-    let n = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-    Origin::from(format!("touchpoint:{prefix}:{n}").as_str())
-}
-
 impl Board {
     /// Calls `f` after every transaction that touches elements, local or remote.
     pub fn observe<F>(&self, f: F) -> Subscription
@@ -90,7 +82,7 @@ impl Board {
         F: Fn(&Changes) + Send + Sync + 'static,
     {
         let local = [self.origin.clone(), self.undo.origin()];
-        let key = fresh_key("observer");
+        let key = observer_key("observer");
         self.elements.observe_deep(key.clone(), move |txn, events| {
             let origin = match txn.origin() {
                 Some(o) if local.contains(o) => ChangeOrigin::Local,
@@ -109,15 +101,15 @@ impl Board {
     }
 
     /// Calls `f` with each committed transaction's update (Yjs update v1)
-    /// and whether it came from elsewhere ([`crate::REMOTE_ORIGIN`]): the
+    /// and whether it came from elsewhere ([`REMOTE_ORIGIN`]): the
     /// exact bytes to carry the same change to another replica. `None`
     /// while a transaction is open.
     pub fn observe_updates<F>(&self, f: F) -> Option<UpdateSubscription>
     where
         F: Fn(&[u8], bool) + Send + Sync + 'static,
     {
-        let remote = Origin::from(crate::REMOTE_ORIGIN);
-        let key = fresh_key("updates");
+        let remote = Origin::from(REMOTE_ORIGIN);
+        let key = observer_key("updates");
         self.doc
             .observe_update_v1(key.clone(), move |txn, event| {
                 f(&event.update, txn.origin() == Some(&remote));
@@ -181,34 +173,4 @@ fn collect(txn: &TransactionMut, events: &yrs::types::Events, origin: ChangeOrig
     } = &mut changes;
     changed.retain(|id| !created.contains(id) && !deleted.contains(id));
     changes
-}
-
-/// Keeps `bounds` covering every `z` written, so a new element can go on top
-/// without scanning the board.
-pub(crate) fn track_z_bounds(elements: &MapRef, bounds: Arc<Mutex<ZBounds>>) {
-    elements.observe_deep(fresh_key("z-bounds"), move |txn, events| {
-        let Ok(mut bounds) = bounds.lock() else {
-            return;
-        };
-        for event in events.iter() {
-            match event {
-                Event::Map(map_event) if event.path().is_empty() => {
-                    for change in map_event.keys(txn).values() {
-                        if let EntryChange::Inserted(Out::YMap(m))
-                        | EntryChange::Updated(_, Out::YMap(m)) = change
-                            && let Some(Out::Any(Any::String(z))) = m.get(txn, key::Z)
-                        {
-                            bounds.include(&z);
-                        }
-                    }
-                }
-                Event::Map(map_event) => {
-                    if let Some(Out::Any(Any::String(z))) = map_event.target().get(txn, key::Z) {
-                        bounds.include(&z);
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
 }

@@ -9,8 +9,11 @@ use yrs::{
 };
 
 use crate::board::{Board, ReadOnly};
-use crate::element::{Body, End, Geometry, StylePatch, encode_points};
+use crate::element::{Body, End, encode_points};
+use crate::geometry::Geometry;
+use crate::grid::model::grid_fields;
 use crate::schema::{Anchor, ArrowHead, Kind, ShapeKind, key, meta_key};
+use crate::style::StylePatch;
 use crate::undo::Step;
 use crate::zorder;
 
@@ -245,7 +248,7 @@ impl NewElement {
             }
             Body::Grid(grid) => {
                 f.push((key::TEXT, In::from(TextPrelim::new(grid.title.as_str()))));
-                f.extend(crate::grid::grid_fields(grid));
+                f.extend(grid_fields(grid));
             }
         }
         f
@@ -294,7 +297,7 @@ pub(crate) fn check_finite(field: &'static str, values: &[f64]) -> Result<(), Ed
 pub(crate) fn get_number(map: &MapRef, txn: &TransactionMut, field: &str) -> f64 {
     match map.get(txn, field) {
         Some(Out::Any(Any::Number(n))) => {
-            let v = crate::element::number_value(n);
+            let v = crate::value::number_value(n);
             if v.is_finite() { v } else { 0.0 }
         }
         _ => 0.0,

@@ -8,159 +8,11 @@
 use serde::Serialize;
 use yrs::{Any, GetString, Map, MapRef, Out, ReadTxn};
 
-use crate::grid::Grid;
-use crate::schema::{Align, Anchor, ArrowHead, Color, Kind, ShapeKind, key};
-
-/// Position and size in world units (1 unit = 1 CSS px at 100% zoom).
-/// `x`, `y` is the top-left corner before rotation; `rot` is in degrees,
-/// clockwise, about the centre.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct Geometry {
-    pub x: f64,
-    pub y: f64,
-    pub w: f64,
-    pub h: f64,
-    pub rot: f64,
-}
-
-impl Geometry {
-    pub fn new(x: f64, y: f64, w: f64, h: f64) -> Self {
-        Geometry {
-            x,
-            y,
-            w,
-            h,
-            rot: 0.0,
-        }
-    }
-
-    pub fn center(&self) -> [f64; 2] {
-        [self.x + self.w / 2.0, self.y + self.h / 2.0]
-    }
-
-    /// The world position of a point given relative to the centre in the
-    /// element's own (unrotated) frame.
-    pub fn world_from_local(&self, local: [f64; 2]) -> [f64; 2] {
-        let [cx, cy] = self.center();
-        let (s, c) = self.rot.to_radians().sin_cos();
-        [
-            cx + local[0] * c - local[1] * s,
-            cy + local[0] * s + local[1] * c,
-        ]
-    }
-
-    /// Where a connector anchor sits in world coordinates.
-    pub fn anchor_point(&self, anchor: Anchor) -> [f64; 2] {
-        let (hw, hh) = (self.w / 2.0, self.h / 2.0);
-        let local = match anchor {
-            Anchor::Center => [0.0, 0.0],
-            Anchor::Top => [0.0, -hh],
-            Anchor::Right => [hw, 0.0],
-            Anchor::Bottom => [0.0, hh],
-            Anchor::Left => [-hw, 0.0],
-        };
-        self.world_from_local(local)
-    }
-
-    /// Axis-aligned bounds of the rotated box: `[min_x, min_y, max_x, max_y]`.
-    pub fn bounds(&self) -> [f64; 4] {
-        let (hw, hh) = (self.w / 2.0, self.h / 2.0);
-        let corners =
-            [[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]].map(|c| self.world_from_local(c));
-        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-        for [x, y] in corners {
-            b[0] = b[0].min(x);
-            b[1] = b[1].min(y);
-            b[2] = b[2].max(x);
-            b[3] = b[3].max(y);
-        }
-        b
-    }
-}
-
-/// Visual style. `None` for fill or stroke means "not painted".
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Style {
-    pub fill: Option<Color>,
-    pub stroke: Option<Color>,
-    pub stroke_width: f64,
-    pub text_color: Color,
-    pub font_size: f64,
-    pub align: Align,
-}
-
-impl Style {
-    /// The style an element of `kind` has when its document fields are absent.
-    pub fn default_for(kind: Kind) -> Style {
-        let base = Style {
-            fill: None,
-            stroke: None,
-            stroke_width: 2.0,
-            text_color: Color::BLACK,
-            font_size: 16.0,
-            align: Align::Center,
-        };
-        match kind {
-            Kind::Sticky => Style {
-                fill: Some(Color::STICKY_PALETTE[0]),
-                font_size: 20.0,
-                ..base
-            },
-            Kind::Shape => Style {
-                fill: Some(Color::WHITE),
-                stroke: Some(Color::BLACK),
-                ..base
-            },
-            Kind::Text => Style {
-                align: Align::Left,
-                ..base
-            },
-            Kind::Ink => Style {
-                stroke: Some(Color::BLACK),
-                stroke_width: 3.0,
-                ..base
-            },
-            Kind::Connector => Style {
-                stroke: Some(Color::BLACK),
-                ..base
-            },
-            Kind::Frame => Style {
-                fill: Some(Color::WHITE),
-                stroke: Some(Color(0xc8, 0xc8, 0xc8)),
-                stroke_width: 1.0,
-                font_size: 14.0,
-                align: Align::Left,
-                ..base
-            },
-            Kind::Grid => Style {
-                fill: Some(Color::WHITE),
-                stroke: Some(Color(0xb4, 0xb4, 0xb4)),
-                stroke_width: 1.0,
-                font_size: 18.0,
-                align: Align::Left,
-                ..base
-            },
-        }
-    }
-}
-
-/// A change to some style fields; `None` leaves a field as it is.
-/// For fill and stroke, `Some(None)` means "no paint" (stored as `"none"`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct StylePatch {
-    pub fill: Option<Option<Color>>,
-    pub stroke: Option<Option<Color>>,
-    pub stroke_width: Option<f64>,
-    pub text_color: Option<Color>,
-    pub font_size: Option<f64>,
-    pub align: Option<Align>,
-}
-
-impl StylePatch {
-    pub fn is_empty(&self) -> bool {
-        *self == StylePatch::default()
-    }
-}
+use crate::geometry::Geometry;
+use crate::grid::model::{Grid, read_grid};
+use crate::schema::{Anchor, ArrowHead, Color, Kind, ShapeKind, key};
+use crate::style::Style;
+use crate::value::{describe, number_value};
 
 /// Where a connector end is attached.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -342,7 +194,7 @@ pub fn read_element<T: ReadTxn>(
         },
         Kind::Frame => Body::Frame { title: r.text() },
         Kind::Grid => {
-            let grid = crate::grid::read_grid(map, txn, r.text(), &mut |f, m| r.problem(f, m));
+            let grid = read_grid(map, txn, r.text(), &mut |f, m| r.problem(f, m));
             // A grid's size is its lanes' and stages'; it does not turn.
             let [w, h] = grid.size();
             (geom.w, geom.h, geom.rot) = (w, h, 0.0);
@@ -509,31 +361,4 @@ pub fn encode_points(points: &[[f32; 2]]) -> Vec<u8> {
         out.extend_from_slice(&y.to_le_bytes());
     }
     out
-}
-
-/// A Yjs number as f64 (lib0 sends integral numbers as integers).
-pub(crate) fn number_value(n: yrs::Number) -> f64 {
-    match n {
-        yrs::Number::Int(i) => i as f64,
-        yrs::Number::Float(f) => f,
-    }
-}
-
-/// A short, human description of a value's type for error messages.
-pub(crate) fn describe(v: &Out) -> &'static str {
-    match v {
-        Out::Any(Any::Null) => "null",
-        Out::Any(Any::Undefined) => "undefined",
-        Out::Any(Any::Bool(_)) => "a boolean",
-        Out::Any(Any::Number(_)) => "a number",
-        Out::Any(Any::String(_)) => "a string",
-        Out::Any(Any::Buffer(_)) => "a byte buffer",
-        Out::Any(Any::Array(_)) => "an array",
-        Out::Any(Any::Map(_)) => "an object",
-        Out::YText(_) => "a Y.Text",
-        Out::YArray(_) => "a Y.Array",
-        Out::YMap(_) => "a Y.Map",
-        Out::YDoc(_) => "a sub-document",
-        _ => "an unsupported shared type",
-    }
 }

@@ -14,7 +14,7 @@ use yrs::{Any, Map, Out, Transact};
 
 use crate::board::Board;
 use crate::edit::EditError;
-use crate::element::number_value;
+use crate::value::number_value;
 
 /// Keys of the timer.
 pub mod timer_key {

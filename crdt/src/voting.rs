@@ -26,7 +26,7 @@ use yrs::{Any, Array, ArrayPrelim, ArrayRef, In, Map, MapPrelim, MapRef, Out, Re
 
 use crate::board::Board;
 use crate::edit::EditError;
-use crate::element::number_value;
+use crate::value::number_value;
 
 /// Keys of a voting session map.
 pub mod vote_key {

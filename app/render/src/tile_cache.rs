@@ -1,5 +1,5 @@
 //! The GPU half of tiled drawing ([`super::tiles`] has the geometry): tile
-//! textures, drawn by a second, content-only [`Renderer`] when they are
+//! textures, drawn by a second, content-only [`ElementRenderer`] when they are
 //! missing or damaged, and one textured quad per visible tile each frame.
 //!
 //! Tiles hold premultiplied linear colour over transparency in an sRGB
@@ -10,8 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use bytemuck::{Pod, Zeroable};
 
-use super::tiles::{self, GUTTER_PX, Placed, TILE_PX, TileKey};
-use super::{GrowingBuffer, Renderer};
+use crate::buffers::GrowingBuffer;
+use crate::elements::{ElementRenderer, FrameStats};
+use crate::pipeline::{PipelineStages, PipelineTarget, canvas_pipeline};
+use crate::tiles::{self, GUTTER_PX, Placed, TILE_PX, TileKey};
 use touchpoint_scene::geom::{Rect, Vec2};
 use touchpoint_scene::scene::{Scene, SceneStamp};
 
@@ -86,7 +88,7 @@ impl TileStats {
 pub struct TileCache {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    content: Box<Renderer>,
+    content: Box<ElementRenderer>,
     tiles: HashMap<TileKey, Tile>,
     /// The scene state the valid tiles show.
     stamp: Option<SceneStamp>,
@@ -106,7 +108,7 @@ pub struct TileCache {
 impl TileCache {
     /// Tiles composited into passes of `format` and `sample_count`, with
     /// the globals bind group (group 0) of the renderer that owns the cache.
-    pub(super) fn new(
+    pub(crate) fn new(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         shader: &wgpu::ShaderModule,
@@ -141,15 +143,15 @@ impl TileCache {
             immediate_size: 0,
         });
         let attrs = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4];
-        let pipeline = super::canvas_pipeline(
+        let pipeline = canvas_pipeline(
             device,
             &pipeline_layout,
             shader,
-            super::PipelineTarget {
+            PipelineTarget {
                 format,
                 sample_count,
             },
-            super::PipelineStages {
+            PipelineStages {
                 label: "tiles",
                 vs: "tile_vs",
                 fs: "tile_fs",
@@ -167,7 +169,7 @@ impl TileCache {
             min_filter: wgpu::FilterMode::Linear,
             ..Default::default()
         });
-        let mut content = Renderer::new(device, queue, TILE_FORMAT, 1);
+        let mut content = ElementRenderer::new(device, queue, TILE_FORMAT, 1);
         content.grid_on = false;
         TileCache {
             device: device.clone(),
@@ -260,7 +262,7 @@ impl TileCache {
 
     /// Makes sure `key` has a tile, marks it used this frame, and draws it
     /// when it is new or damaged: what drawing it did, if it was drawn.
-    fn refresh(&mut self, scene: &Scene, key: TileKey) -> Option<super::FrameStats> {
+    fn refresh(&mut self, scene: &Scene, key: TileKey) -> Option<FrameStats> {
         if !self.tiles.contains_key(&key) {
             let tile = self.new_tile();
             self.tiles.insert(key, tile);
@@ -509,11 +511,11 @@ impl TileInstance {
 fn draw_tile(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
-    content: &mut Renderer,
+    content: &mut ElementRenderer,
     scene: &Scene,
     key: TileKey,
     tile: &mut Tile,
-) -> super::FrameStats {
+) -> FrameStats {
     let stats = content.prepare(scene, &key.camera());
     tile.valid = true;
     tile.empty = stats.visible_elements == 0;

@@ -33,7 +33,8 @@ use super::frame::{
     ErrorCode, Frame, FrameDecoder, Hello, Limits, Refusal, Role, decode_presence_datagram,
     encode_presence_datagram,
 };
-use crate::board::{Board, REMOTE_ORIGIN};
+use crate::board::Board;
+use crate::origin::REMOTE_ORIGIN;
 
 /// Where the client stands with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

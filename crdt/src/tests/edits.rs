@@ -1,5 +1,7 @@
-use crate::element::{Body, End, Geometry, StylePatch};
+use crate::element::{Body, End};
+use crate::geometry::Geometry;
 use crate::schema::{Anchor, Color, Kind, ShapeKind};
+use crate::style::StylePatch;
 use crate::tests::sync;
 use crate::{Board, EditError, EndSide, NewElement, Reorder};
 
