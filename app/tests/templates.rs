@@ -202,6 +202,7 @@ fn odd_grid_values_build_without_panicking() {
         geom: Geometry::new(0.0, 0.0, 0.0, 0.0),
         z: String::new(),
         parent: None,
+        cell: None,
         author: None,
         style: Style::default_for(Kind::Grid),
         body: Body::Grid(grid),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use yrs::{Any, GetString, Map, MapRef, Out, ReadTxn};
 
 use crate::geometry::Geometry;
-use crate::grid::model::{Grid, read_grid};
+use crate::grid::model::{CellRef, Grid, read_cell, read_grid};
 use crate::schema::{Anchor, ArrowHead, Color, Kind, ShapeKind, key};
 use crate::style::Style;
 use crate::value::{describe, number_value};
@@ -112,6 +112,10 @@ pub struct Element {
     pub z: String,
     /// The frame this element sits in, if that frame exists.
     pub parent: Option<String>,
+    /// The grid cell this element claims (its `cell` field), whether or not
+    /// that cell exists: what decides which grid's layout it affects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<CellRef>,
     pub author: Option<String>,
     pub style: Style,
     pub body: Body,
@@ -206,6 +210,7 @@ pub fn read_element<T: ReadTxn>(
         geom,
         z: r.string(key::Z).unwrap_or_default(),
         parent: r.string(key::PARENT).filter(|p| !p.is_empty()),
+        cell: read_cell(map, txn),
         author: r.string(key::AUTHOR),
         style,
         body,

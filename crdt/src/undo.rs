@@ -30,10 +30,15 @@ pub(crate) struct UndoSteps {
 
 impl UndoSteps {
     pub(crate) fn new(doc: &Doc, scope: &[&MapRef], origin: Origin) -> UndoSteps {
+        // Every field spelled out: yrs has no `Options::default()` on wasm
+        // (its default clock is the system's), and this crate builds there.
         let options = Options {
             capture_timeout_millis: u64::MAX,
+            tracked_origins: Default::default(),
+            capture_transaction: None,
             timestamp: Arc::new(|| 1),
-            ..Options::default()
+            init_undo_stack: Vec::new(),
+            init_redo_stack: Vec::new(),
         };
         let mut manager = UndoManager::with_options(options);
         for s in scope {

@@ -14,11 +14,13 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use touchpoint_crdt::{
-    Board, ChangeOrigin, Changes, EditError, Kind, Reorder, StylePatch, Subscription,
-    UpdateSubscription,
+    Board, CellRef, ChangeOrigin, Changes, EditError, Element, Kind, Reorder, StylePatch,
+    Subscription, UpdateSubscription,
 };
 
 use crate::autosave::{DiskStore, JournalOptions, Persist, PersistError};
@@ -176,14 +178,20 @@ impl Workspace {
         if pending.is_empty() {
             return false;
         }
+        // A merged collaborator's edit may leave a grid's layout stale; the
+        // grids it touched get their stickies put back in their slots (not
+        // an undo step). Local edits lay grids out in their own transaction.
+        let remote: Vec<&Changes> = pending
+            .iter()
+            .filter(|c| c.origin == ChangeOrigin::Remote)
+            .collect();
+        let before = layout_keys(&self.scene, &remote);
         for c in &pending {
             self.scene.apply(&self.board, c);
         }
-        // A merged collaborator's edit may leave a grid's layout stale; put
-        // its stickies back in their slots (not an undo step). Local edits
-        // lay grids out in their own transaction.
-        if pending.iter().any(|c| c.origin == ChangeOrigin::Remote) {
-            self.settle_grids();
+        if !remote.is_empty() {
+            let after = layout_keys(&self.scene, &remote);
+            self.settle_grids(&touched_grids(&before, &after));
         }
         self.tools.prune_selection(&self.scene);
         if self
@@ -199,13 +207,13 @@ impl Workspace {
         true
     }
 
-    /// Re-lays out grids whose layout is stale, when the board may be
-    /// written; applies the result to the scene.
-    fn settle_grids(&mut self) {
-        if self.board.read_only().is_some() || !self.board.grids_unsettled() {
+    /// Re-lays out `grids` where their layout is stale, when the board may
+    /// be written; applies the result to the scene.
+    fn settle_grids(&mut self, grids: &BTreeSet<String>) {
+        if grids.is_empty() || self.board.read_only().is_some() {
             return;
         }
-        if let Err(e) = self.board.settle_grids() {
+        if let Err(e) = self.board.settle_grids_in(grids.iter().map(String::as_str)) {
             self.message = Some(e.to_string());
         }
         let more: Vec<Changes> = match self.queue.lock() {
@@ -600,6 +608,70 @@ fn same_file(a: &Path, b: &Path) -> bool {
         )
 }
 
+/// What of an element decides a grid's layout: for a grid, the grid
+/// itself (its tracks and header); for anything else, the cell it claims
+/// and its box. Text and style are left out, so typing into a sticky in a
+/// cell touches no grid.
+#[derive(Debug, PartialEq)]
+enum LayoutKey {
+    Grid(String),
+    Member {
+        grid: String,
+        cell: CellRef,
+        geom: [u64; 4],
+    },
+}
+
+fn layout_key(e: &Element) -> Option<LayoutKey> {
+    if e.kind() == Kind::Grid {
+        return Some(LayoutKey::Grid(e.id.clone()));
+    }
+    let cell = e.cell.clone()?;
+    let g = e.geom;
+    Some(LayoutKey::Member {
+        grid: cell.grid.clone(),
+        cell,
+        geom: [g.x, g.y, g.w, g.h].map(f64::to_bits),
+    })
+}
+
+/// The layout keys of the elements named by `changes`, as `scene` has them.
+fn layout_keys(scene: &Scene, changes: &[&Changes]) -> Vec<(String, Option<LayoutKey>)> {
+    let mut ids: BTreeSet<&String> = BTreeSet::new();
+    for c in changes {
+        ids.extend(c.created.iter().chain(&c.changed).chain(&c.deleted));
+    }
+    ids.into_iter()
+        .map(|id| {
+            (
+                id.clone(),
+                scene.get(id).and_then(|e| layout_key(&e.element)),
+            )
+        })
+        .collect()
+}
+
+/// The grids whose layout a change may have made stale: a grid that changed
+/// or appeared, and the grids an element left, joined or moved or resized
+/// in.
+fn touched_grids(
+    before: &[(String, Option<LayoutKey>)],
+    after: &[(String, Option<LayoutKey>)],
+) -> BTreeSet<String> {
+    let mut grids = BTreeSet::new();
+    for ((_, old), (_, new)) in before.iter().zip(after) {
+        let is_grid = matches!(new, Some(LayoutKey::Grid(_)));
+        if old == new && !is_grid {
+            continue;
+        }
+        for key in [old, new].into_iter().flatten() {
+            let (LayoutKey::Grid(g) | LayoutKey::Member { grid: g, .. }) = key;
+            grids.insert(g.clone());
+        }
+    }
+    grids
+}
+
 #[cfg(test)]
 mod tests {
     use touchpoint_crdt::{Color, NewElement, file};
@@ -709,6 +781,71 @@ mod tests {
         assert!(ws.board.undo());
         ws.sync();
         assert_eq!(ws.board.len(), 0);
+    }
+
+    /// Two kanban grids, both with a stale layout: in each, the first stage
+    /// moved last while, concurrently, four stickies joined a cell.
+    fn two_stale_grids() -> Board {
+        use touchpoint_crdt::{Axis, CellRef};
+        let t = crate::templates::load("kanban").unwrap();
+        let mut base = Board::with_client_id(5);
+        t.insert(&mut base, Some([0.0, 0.0])).unwrap();
+        t.insert(&mut base, Some([0.0, 5000.0])).unwrap();
+        let mut other = Board::from_update_with_client_id(&base.encode(), 77).unwrap();
+        for g in base.grid_ids() {
+            let view = base.grid_view(&g).unwrap();
+            let first = view.grid.stages[0].id.clone();
+            base.move_track(&g, Axis::Stage, &first, usize::MAX)
+                .unwrap();
+            let cell = CellRef {
+                grid: g.clone(),
+                lane: view.grid.lanes[0].id.clone(),
+                stage: view.grid.stages[1].id.clone(),
+            };
+            for i in 0..4 {
+                let s = other
+                    .create(NewElement::sticky(0.0, 0.0, &format!("late {i}")))
+                    .unwrap();
+                other.set_cell(&[&s], Some(&cell)).unwrap();
+            }
+        }
+        base.apply_update(&other.encode_diff(&base.state_vector()))
+            .unwrap();
+        assert_eq!(base.unsettled_grids().len(), 2);
+        base
+    }
+
+    #[test]
+    fn a_merged_change_settles_only_the_grids_it_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::with_board(two_stale_grids(), dir.path().join("b.tpboard"));
+        ws.sync();
+        let grids = ws.board.grid_ids();
+        // Typing into a sticky in a cell touches no grid: nothing is settled
+        // (and no grid is read, which costs a pass over the board).
+        let member = ws
+            .board
+            .grid_view(&grids[0])
+            .unwrap()
+            .cells
+            .values()
+            .next()
+            .unwrap()[0]
+            .clone();
+        let mut remote = Board::from_update_with_client_id(&ws.board.encode(), 88).unwrap();
+        remote.set_text(&member, "typed elsewhere").unwrap();
+        ws.board
+            .apply_update(&remote.encode_diff(&ws.board.state_vector()))
+            .unwrap();
+        assert!(ws.sync());
+        assert_eq!(ws.board.unsettled_grids(), grids, "typing settles nothing");
+        // Moving that sticky touches its grid only.
+        remote.move_by(&[&member], 40.0, 0.0).unwrap();
+        ws.board
+            .apply_update(&remote.encode_diff(&ws.board.state_vector()))
+            .unwrap();
+        assert!(ws.sync());
+        assert_eq!(ws.board.unsettled_grids(), grids[1..].to_vec());
     }
 
     #[test]

@@ -340,10 +340,16 @@ impl Board {
     /// Whether some grid's layout is stale (after merging a collaborator's
     /// concurrent edit, say): a member out of its slot, a lane too short.
     pub fn grids_unsettled(&self) -> bool {
+        !self.unsettled_grids().is_empty()
+    }
+
+    /// The grids whose layout is stale, in drawing order.
+    pub fn unsettled_grids(&self) -> Vec<String> {
         let txn = self.doc.transact();
         self.grid_ids()
-            .iter()
-            .any(|g| !self.layout_fixes(&txn, g).is_empty())
+            .into_iter()
+            .filter(|g| !self.layout_fixes(&txn, g).is_empty())
+            .collect()
     }
 
     /// Recomputes every grid's layout and writes what is out of place. Every
@@ -357,6 +363,27 @@ impl Board {
         let mut wrote = false;
         for id in ids {
             wrote |= self.settle_in(&mut txn, &id);
+        }
+        Ok(wrote)
+    }
+
+    /// [`Board::settle_grids`] for the grids `ids` only (those a merged
+    /// change touched): each costs a pass over the board's elements, so a
+    /// change that touches no grid costs nothing here. Ids that are not
+    /// grids are skipped. Returns whether anything was written.
+    pub fn settle_grids_in<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<bool, EditError> {
+        self.writable()?;
+        let mut ids = ids.into_iter().peekable();
+        if ids.peek().is_none() {
+            return Ok(false);
+        }
+        let mut txn = self.doc.transact_mut_with(SETTLE_ORIGIN);
+        let mut wrote = false;
+        for id in ids {
+            wrote |= self.settle_in(&mut txn, id);
         }
         Ok(wrote)
     }

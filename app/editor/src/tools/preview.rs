@@ -97,6 +97,7 @@ fn synthetic(body: Body, geom: Geometry) -> Element {
         geom,
         z: String::new(),
         parent: None,
+        cell: None,
         author: None,
         style: Style::default_for(body.kind()),
         body,
