@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use touchpoint_sync::report::one_line;
 
 mod cli;
 
@@ -118,6 +119,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     init_logging();
     touchpoint_crdt::panics::quiet_caught_engine_panics();
     let args = Args::parse();
@@ -161,9 +163,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("touchpoint: {e:#}");
+            eprintln!("touchpoint: {}", one_line(e.as_ref()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Mesa's device-select Vulkan layer asks the Wayland compositor which GPU
+/// is the default, and without a runtime directory (a server, CI, ssh)
+/// libwayland prints "error: XDG_RUNTIME_DIR is invalid or not set" for
+/// every Vulkan instance: alarming noise on an export that succeeds. With
+/// no runtime directory there is no compositor to ask, so the layer can
+/// find nothing; it is turned off (its documented `NODEVICE_SELECT`).
+#[allow(unsafe_code)]
+fn quiet_vulkan_device_select() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: the first thing `main` does, before any thread exists, so
+        // nothing reads the environment concurrently.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }
 

@@ -144,3 +144,97 @@ fn the_app_without_a_display_fails_in_one_line() {
     let made = dir.path().join("data/boards/Untitled 1.tpboard");
     assert!(made.exists(), "the new board is in the data directory");
 }
+
+fn touchpoint(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("TOUCHPOINT_DATA_DIR", dir.join("data"))
+        .output()
+        .expect("run touchpoint")
+}
+
+/// Every error the command line can meet says so in one line, starting
+/// `touchpoint: `, naming what it is about, and saying each cause once (a
+/// cause repeated after itself, or a prefix said twice, was how they went
+/// wrong).
+#[test]
+fn every_command_line_error_is_one_line_that_says_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("board.tpboard"), Board::new().encode()).unwrap();
+    let cases: [(&[&str], &str); 11] = [
+        (&["inspect", "missing.tpboard"], "missing.tpboard"),
+        (
+            &["export", "missing.tpboard", "-o", "x.svg"],
+            "missing.tpboard",
+        ),
+        (
+            &["render", "missing.tpboard", "-o", "x.png"],
+            "missing.tpboard",
+        ),
+        (&["export", "board.tpboard", "-o", "x.foo"], "x.foo"),
+        (&["export", "board.tpboard", "-o", "no/x.svg"], "no/x.svg"),
+        (&["export", "board.tpboard", "-o", "x.csv"], "grid"),
+        (&["new", "board.tpboard"], "already exists"),
+        (&["new", "no/b.tpboard"], "no/b.tpboard"),
+        (&["new", "c.tpboard", "--template", "nope"], "nope"),
+        (&["join", "http://example.com/room"], "touchpoint://"),
+        (&["join", "touchpoint://127.0.0.1:1"], "room"),
+    ];
+    for (args, about) in cases {
+        let out = touchpoint(d, args);
+        let what = args.join(" ");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: succeeded");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
+        let line = stderr.trim_end();
+        assert!(line.starts_with("touchpoint: "), "{what}: {line}");
+        assert!(line.contains(about), "{what}: {line}");
+        let parts: Vec<&str> = line.split(": ").collect();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(
+                !parts[i + 1..].contains(p),
+                "{what}: {p:?} said twice in {line:?}"
+            );
+        }
+    }
+}
+
+/// An export that works prints nothing, also where there is no runtime
+/// directory (a server, CI, ssh), where the Vulkan loader's device-select
+/// layer used to print an alarming "error: XDG_RUNTIME_DIR is invalid"
+/// twice. Needs a GPU adapter (lavapipe will do): FAILS without one unless
+/// `TOUCHPOINT_SKIP_GPU=1`.
+#[test]
+fn a_png_export_that_works_prints_nothing_without_a_runtime_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Board::new();
+    b.create(NewElement::sticky(0.0, 0.0, "note")).unwrap();
+    std::fs::write(dir.path().join("b.tpboard"), b.encode()).unwrap();
+    for args in [
+        ["export", "b.tpboard", "-o", "b.png"],
+        ["render", "b.tpboard", "-o", "r.png"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("NODEVICE_SELECT")
+            .output()
+            .expect("run touchpoint");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success()
+            && stderr.contains("no GPU adapter")
+            && std::env::var("TOUCHPOINT_SKIP_GPU").as_deref() == Ok("1")
+        {
+            eprintln!("skipped: {stderr} and TOUCHPOINT_SKIP_GPU=1");
+            return;
+        }
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?} printed on stderr");
+        assert!(dir.path().join(args[3]).exists());
+    }
+}

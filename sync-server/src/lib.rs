@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod link;
+pub mod report;
 pub mod server;
 pub mod storage;
 pub mod tls;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use touchpoint_crdt::Board;
 use touchpoint_editor::autosave::disk;
 use touchpoint_editor::templates;
@@ -30,6 +30,6 @@ pub fn run(output: &Path, template: Option<&str>, force: bool) -> anyhow::Result
         board.set_template(&t.name)?;
     }
     // A journal left by a board of that name would be replayed on this one.
-    disk::write_new(output, &board.encode())
-        .with_context(|| format!("cannot create {}", output.display()))
+    // Its error names the file.
+    Ok(disk::write_new(output, &board.encode())?)
 }

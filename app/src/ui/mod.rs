@@ -55,10 +55,8 @@ pub fn run(board: Option<PathBuf>) -> anyhow::Result<()> {
 /// `touchpoint join LINK`: opens the local copy of the link's board (kept in
 /// the data directory) and joins its room.
 pub fn run_join(link: &str) -> anyhow::Result<()> {
-    let link: touchpoint_sync::link::ShareLink = link
-        .trim()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("not a Touchpoint link: {e}"))?;
+    // The link's errors say what is wrong with it in full.
+    let link: touchpoint_sync::link::ShareLink = link.trim().parse()?;
     run_with(Launch::Join(link))
 }
 

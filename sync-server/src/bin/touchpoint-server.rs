@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use touchpoint_crdt::protocol::{Limits, Role};
 use touchpoint_sync::link::hex;
+use touchpoint_sync::report::one_line;
 use touchpoint_sync::server::{
     Certificate, Server, ServerConfig, ServerOptions, ShareRequest, share_link,
 };
@@ -155,7 +156,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("touchpoint-server: {}", one_line(&e));
+            eprintln!("touchpoint-server: {}", one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -286,23 +287,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.shutdown().await?;
         Ok(())
     })
-}
-
-/// The error and its causes on one line, skipping a cause whose text the
-/// line already holds (library errors often print their source themselves).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 /// `0.0.0.0:4433`, `[::]:4433`, or a name that resolves (`localhost:4433`).
