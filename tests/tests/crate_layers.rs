@@ -4,6 +4,8 @@
 //! starts pulling in a window, a GPU or an async runtime it must not have
 //! fails here, before the wasm check or a reviewer finds it.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
