@@ -3,7 +3,12 @@
 //! ```text
 //! join_storm seed N LINK                  # put a board of N stickies into the room
 //! join_storm storm JOINERS SECONDS LINK   # JOINERS newcomers at a time, again and again
+//! join_storm type SECONDS PER_S LINK      # a collaborator typing into one note
 //! ```
+//!
+//! `type` is a full client (the headless `Client`, with its own copy of the
+//! board) for `scripts/bench-app-joined`: it waits for the room's board,
+//! then appends a character to the first sticky PER_S times a second.
 //!
 //! A newcomer here is light on purpose: it says hello, asks for the whole
 //! document (sync step 1 with an empty state vector) and reads frames until
@@ -14,13 +19,14 @@
 
 #![allow(clippy::print_stdout)] // a benchmark tool: its report is its output
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use quinn::crypto::rustls::QuicClientConfig;
 use touchpoint_crdt::protocol::{Frame, FrameDecoder, Hello, Limits};
-use touchpoint_crdt::{Board, NewElement};
+use touchpoint_crdt::{Board, Kind, NewElement};
+use touchpoint_sync::client::{Client, ClientOptions};
 use touchpoint_sync::link::ShareLink;
 use yrs::StateVector;
 use yrs::sync::SyncMessage;
@@ -43,7 +49,18 @@ async fn main() -> Result<()> {
             )
             .await
         }
-        _ => bail!("usage: join_storm seed N LINK | join_storm storm JOINERS SECONDS LINK"),
+        ["type", seconds, per_second, link] => {
+            type_into_a_note(
+                Duration::from_secs_f64(seconds.parse().context("SECONDS")?),
+                per_second.parse().context("PER_S")?,
+                link.parse()?,
+            )
+            .await
+        }
+        _ => bail!(
+            "usage: join_storm seed N LINK | join_storm storm JOINERS SECONDS LINK | \
+             join_storm type SECONDS PER_S LINK"
+        ),
     }
 }
 
@@ -185,5 +202,43 @@ async fn storm(joiners: usize, duration: Duration, link: &ShareLink) -> Result<(
         at(0.5),
         at(0.99)
     );
+    Ok(())
+}
+
+async fn type_into_a_note(duration: Duration, per_second: f64, link: ShareLink) -> Result<()> {
+    let board = Arc::new(Mutex::new(Board::from_update(&[0, 0])?));
+    let client = Client::connect(link, board.clone(), ClientOptions::default())?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (id, mut at) = loop {
+        if client.state().is_synced() {
+            let b = board
+                .lock()
+                .map_err(|_| anyhow::anyhow!("board lock poisoned"))?;
+            if let Some(e) = b.elements().into_iter().find(|e| e.kind() == Kind::Sticky) {
+                let chars = e.body.text().map_or(0, |t| t.chars().count());
+                break (e.id, chars);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the room's board did not arrive");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
+    let started = Instant::now();
+    let mut typed = 0usize;
+    while started.elapsed() < duration {
+        tick.tick().await;
+        let mut b = board
+            .lock()
+            .map_err(|_| anyhow::anyhow!("board lock poisoned"))?;
+        b.insert_text(&id, at, "x")?;
+        at += 1;
+        typed += 1;
+    }
+    // Lets the last characters go out before leaving.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    client.shutdown().await;
+    println!("typed {typed} characters into {id}");
     Ok(())
 }

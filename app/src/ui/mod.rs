@@ -17,6 +17,7 @@ pub mod canvas;
 pub mod collab_ui;
 pub mod csv_export;
 pub mod export;
+mod frame_log;
 mod gpu;
 pub mod grid_panel;
 pub mod overlay;
@@ -120,6 +121,7 @@ fn run_with(launch: Launch) -> anyhow::Result<()> {
         fit_when_content: false,
         title: String::new(),
         collab,
+        frame_log: frame_log::FrameLog::from_env(),
     };
     setup_egui(&shell.egui);
     match join {
@@ -233,6 +235,8 @@ struct Shell {
     fit_when_content: bool,
     title: String,
     collab: Collab,
+    /// `TOUCHPOINT_FRAME_LOG`, for the benchmark.
+    frame_log: Option<frame_log::FrameLog>,
 }
 
 impl Shell {
@@ -538,7 +542,11 @@ impl ApplicationHandler<Wake> for Shell {
                 running.window.request_redraw();
             }
             WindowEvent::RedrawRequested => {
+                let started = Instant::now();
                 self.redraw(event_loop);
+                if let Some(log) = &mut self.frame_log {
+                    log.note("redraw", started.elapsed());
+                }
                 // Edits happen inside the egui pass, and winit may not call
                 // about_to_wait again before the next input: send them now.
                 if self.pump_session(Instant::now())
@@ -559,14 +567,21 @@ impl ApplicationHandler<Wake> for Shell {
         let now = Instant::now();
         let collaborated = self.pump_session(now);
         // Remote changes (collaboration) land in the change queue too.
-        if (self.workspace.sync() || collaborated)
-            && let Some(r) = &self.running
-        {
+        let changed = self.workspace.sync() || collaborated;
+        if changed && let Some(r) = &self.running {
             r.window.request_redraw();
         }
-        if self.workspace.autosave(now)
-            && let Some(r) = &self.running
-        {
+        let pumped = Instant::now();
+        let saved = self.workspace.autosave(now);
+        if let Some(log) = &mut self.frame_log {
+            if changed {
+                log.note("pump", pumped - now);
+            }
+            if saved {
+                log.note("autosave", pumped.elapsed());
+            }
+        }
+        if saved && let Some(r) = &self.running {
             // The status line has news: saved, or why not.
             r.window.request_redraw();
         }
