@@ -1,21 +1,21 @@
 //! Editing grids: creating them, adding, moving, resizing and removing
-//! stages and lanes, placing elements in cells, and settling the layout
-//! after merges (the `impl Board` half of [`super`]).
+//! stages and lanes, placing elements in cells. Each edit lays its grid
+//! out in the same transaction ([`super::layout`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use yrs::{
     Any, Array, ArrayRef, In, Map, MapPrelim, MapRef, Out, ReadTxn, Transact, TransactionMut,
 };
 
 use super::model::{
-    Axis, CELL_GAP, CELL_PADDING, CellRef, Grid, GridView, HEADER_HEIGHT, HEADER_WIDTH,
-    LANE_HEIGHT, LINE_HEIGHT, Lane, MAX_TRACK, MAX_TRACKS, STAGE_WIDTH, Stage, cell_any, cell_kind,
-    clamp_size, lane_prelim, read_cell, read_order, stage_prelim, str_of,
+    Axis, CellRef, Grid, GridView, HEADER_HEIGHT, HEADER_WIDTH, LANE_HEIGHT, LINE_HEIGHT, Lane,
+    MAX_TRACK, MAX_TRACKS, STAGE_WIDTH, Stage, cell_any, cell_kind, clamp_size, lane_prelim,
+    read_cell, read_order, stage_prelim, str_of,
 };
 use crate::board::Board;
 use crate::edit::{EditError, NewElement, check_finite};
-use crate::element::{Body, Element};
+use crate::element::Body;
 use crate::geometry::Geometry;
 use crate::schema::{Color, Kind, LaneRole, grid_key as gk, key};
 use crate::style::StylePatch;
@@ -120,274 +120,7 @@ fn check_size(field: &'static str, v: f64) -> Result<f64, EditError> {
     Ok(clamp_size(v))
 }
 
-/// One planned write of the layout.
-enum Fix {
-    Size(Axis, String, f64),
-    Pos(String, f64, f64),
-}
-
 impl Board {
-    /// The grid element `id` with its cells' contents, or `None` when there is
-    /// no such grid.
-    pub fn grid_view(&self, id: &str) -> Option<GridView> {
-        let txn = self.doc.transact();
-        self.grid_view_in(&txn, id)
-    }
-
-    /// Every grid on the board, in drawing order.
-    pub fn grid_ids(&self) -> Vec<String> {
-        // Raw maps, not snapshots: the app calls this after remote updates.
-        let txn = self.doc.transact();
-        let mut keyed: Vec<(String, String)> = self
-            .elements
-            .iter(&txn)
-            .filter_map(|(id, v)| match v {
-                Out::YMap(m)
-                    if str_of(m.get(&txn, key::KIND)).as_deref() == Some(Kind::Grid.as_str()) =>
-                {
-                    Some((
-                        str_of(m.get(&txn, key::Z)).unwrap_or_default(),
-                        id.to_owned(),
-                    ))
-                }
-                _ => None,
-            })
-            .collect();
-        keyed.sort_by(|a, b| crate::zorder::cmp_order(&a.0, &a.1, &b.0, &b.1));
-        keyed.into_iter().map(|(_, id)| id).collect()
-    }
-
-    /// The cell an element belongs to, when that cell exists (its grid, lane
-    /// and stage are on the board and the lane holds stickies).
-    pub fn cell_of(&self, id: &str) -> Option<CellRef> {
-        let txn = self.doc.transact();
-        let Some(Out::YMap(map)) = self.elements.get(&txn, id) else {
-            return None;
-        };
-        let cell = read_cell(&map, &txn)?;
-        let view = self.grid_view_in(&txn, &cell.grid)?;
-        view.cell(&cell.lane, &cell.stage)
-            .iter()
-            .any(|m| m == id)
-            .then_some(cell)
-    }
-
-    pub(crate) fn grid_view_in<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<GridView> {
-        let el = self.read_one(txn, id)?;
-        let Body::Grid(grid) = el.body else {
-            return None;
-        };
-        let lanes: HashSet<&str> = grid
-            .lanes
-            .iter()
-            .filter(|l| l.role != LaneRole::Line)
-            .map(|l| l.id.as_str())
-            .collect();
-        let stages: HashSet<&str> = grid.stages.iter().map(|s| s.id.as_str()).collect();
-        let mut members: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
-        for (eid, value) in self.elements.iter(txn) {
-            let Out::YMap(map) = value else { continue };
-            let Some(cell) = read_cell(&map, txn) else {
-                continue;
-            };
-            if cell.grid != id
-                || !lanes.contains(cell.lane.as_str())
-                || !stages.contains(cell.stage.as_str())
-            {
-                continue;
-            }
-            let kind = str_of(map.get(txn, key::KIND)).and_then(|k| k.parse::<Kind>().ok());
-            if !kind.is_some_and(cell_kind) {
-                continue;
-            }
-            let z = str_of(map.get(txn, key::Z)).unwrap_or_default();
-            members
-                .entry((cell.lane, cell.stage))
-                .or_default()
-                .push((z, eid.to_owned()));
-        }
-        let cells = members
-            .into_iter()
-            .map(|(k, mut v)| {
-                v.sort_by(|a, b| crate::zorder::cmp_order(&a.0, &a.1, &b.0, &b.1));
-                (k, v.into_iter().map(|(_, id)| id).collect())
-            })
-            .collect();
-        Some(GridView {
-            id: id.to_owned(),
-            geom: el.geom,
-            grid,
-            cells,
-        })
-    }
-
-    /// What the layout of grid `id` needs written: lanes and stages grown to
-    /// fit their cells, then every member at its slot.
-    fn layout_fixes<T: ReadTxn>(&self, txn: &T, id: &str) -> Vec<Fix> {
-        let Some(mut view) = self.grid_view_in(txn, id) else {
-            return Vec::new();
-        };
-        let mut fixes = Vec::new();
-        // Member sizes per cell.
-        let mut sizes: HashMap<(String, String), Vec<(String, Element)>> = HashMap::new();
-        for (cell, ids) in &view.cells {
-            let els = ids
-                .iter()
-                .filter_map(|m| self.read_one(txn, m).map(|e| (m.clone(), e)))
-                .collect();
-            sizes.insert(cell.clone(), els);
-        }
-        let slot = |els: &[(String, Element)]| {
-            els.iter().fold([0.0f64, 0.0f64], |acc, (_, e)| {
-                [acc[0].max(e.geom.w), acc[1].max(e.geom.h)]
-            })
-        };
-        // Stages: wide enough for one column of their widest cell's slot.
-        for stage in &mut view.grid.stages {
-            let need = view
-                .grid
-                .lanes
-                .iter()
-                .filter_map(|l| sizes.get(&(l.id.clone(), stage.id.clone())))
-                .map(|els| slot(els)[0] + 2.0 * CELL_PADDING)
-                .fold(0.0, f64::max)
-                .min(MAX_TRACK);
-            if need > stage.width + 1e-6 {
-                stage.width = clamp_size(need);
-                fixes.push(Fix::Size(Axis::Stage, stage.id.clone(), stage.width));
-            }
-        }
-        // Lanes: tall enough for the rows their fullest cell needs.
-        let per_row = |width: f64, slot_w: f64| {
-            (((width - 2.0 * CELL_PADDING + CELL_GAP) / (slot_w + CELL_GAP)).floor() as usize)
-                .max(1)
-        };
-        for lane in &mut view.grid.lanes {
-            let mut need: f64 = 0.0;
-            for stage in &view.grid.stages {
-                if let Some(els) = sizes.get(&(lane.id.clone(), stage.id.clone())) {
-                    let [sw, sh] = slot(els);
-                    let rows = els.len().div_ceil(per_row(stage.width, sw));
-                    need = need.max(
-                        2.0 * CELL_PADDING
-                            + rows as f64 * sh
-                            + rows.saturating_sub(1) as f64 * CELL_GAP,
-                    );
-                }
-            }
-            // Clamped first, so a cell too full for the largest lane does
-            // not ask to be settled again and again.
-            let need = need.min(MAX_TRACK);
-            if need > lane.height + 1e-6 {
-                lane.height = clamp_size(need);
-                fixes.push(Fix::Size(Axis::Lane, lane.id.clone(), lane.height));
-            }
-        }
-        // Positions.
-        let origin = [view.geom.x, view.geom.y];
-        for (li, lane) in view.grid.lanes.iter().enumerate() {
-            for (si, stage) in view.grid.stages.iter().enumerate() {
-                let Some(els) = sizes.get(&(lane.id.clone(), stage.id.clone())) else {
-                    continue;
-                };
-                let Some(rect) = view.grid.cell_rect(origin, li, si) else {
-                    continue;
-                };
-                let [sw, sh] = slot(els);
-                let cols = per_row(stage.width, sw);
-                for (i, (mid, e)) in els.iter().enumerate() {
-                    let (col, row) = ((i % cols) as f64, (i / cols) as f64);
-                    let x = rect.x + CELL_PADDING + col * (sw + CELL_GAP) + (sw - e.geom.w) / 2.0;
-                    let y = rect.y + CELL_PADDING + row * (sh + CELL_GAP) + (sh - e.geom.h) / 2.0;
-                    if (x - e.geom.x).abs() > 1e-6 || (y - e.geom.y).abs() > 1e-6 {
-                        fixes.push(Fix::Pos(mid.clone(), x, y));
-                    }
-                }
-            }
-        }
-        fixes
-    }
-
-    /// Lays out grid `id` inside a transaction: grows tracks, places members.
-    pub(crate) fn settle_in(&self, txn: &mut TransactionMut, id: &str) -> bool {
-        let fixes = self.layout_fixes(txn, id);
-        if fixes.is_empty() {
-            return false;
-        }
-        let Some(Out::YMap(grid)) = self.elements.get(txn, id) else {
-            return false;
-        };
-        for fix in fixes {
-            match fix {
-                Fix::Size(axis, track, v) => {
-                    if let Some(Out::YMap(info)) = grid.get(txn, axis.info_key())
-                        && let Some(Out::YMap(f)) = info.get(txn, &track)
-                    {
-                        f.insert(txn, axis.size_key(), v);
-                    }
-                }
-                Fix::Pos(eid, x, y) => {
-                    if let Some(Out::YMap(m)) = self.elements.get(txn, &eid) {
-                        m.insert(txn, key::X, x);
-                        m.insert(txn, key::Y, y);
-                    }
-                }
-            }
-        }
-        true
-    }
-
-    /// Whether some grid's layout is stale (after merging a collaborator's
-    /// concurrent edit, say): a member out of its slot, a lane too short.
-    pub fn grids_unsettled(&self) -> bool {
-        !self.unsettled_grids().is_empty()
-    }
-
-    /// The grids whose layout is stale, in drawing order.
-    pub fn unsettled_grids(&self) -> Vec<String> {
-        let txn = self.doc.transact();
-        self.grid_ids()
-            .into_iter()
-            .filter(|g| !self.layout_fixes(&txn, g).is_empty())
-            .collect()
-    }
-
-    /// Recomputes every grid's layout and writes what is out of place. Every
-    /// replica computes the same result from the same document, so peers that
-    /// settle concurrently write equal values. Not an undo step (it repairs
-    /// a merge; it is nobody's gesture). Returns whether anything was written.
-    pub fn settle_grids(&mut self) -> Result<bool, EditError> {
-        self.writable()?;
-        let ids = self.grid_ids();
-        let mut txn = self.doc.transact_mut_with(SETTLE_ORIGIN);
-        let mut wrote = false;
-        for id in ids {
-            wrote |= self.settle_in(&mut txn, &id);
-        }
-        Ok(wrote)
-    }
-
-    /// [`Board::settle_grids`] for the grids `ids` only (those a merged
-    /// change touched): each costs a pass over the board's elements, so a
-    /// change that touches no grid costs nothing here. Ids that are not
-    /// grids are skipped. Returns whether anything was written.
-    pub fn settle_grids_in<'a>(
-        &mut self,
-        ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<bool, EditError> {
-        self.writable()?;
-        let mut ids = ids.into_iter().peekable();
-        if ids.peek().is_none() {
-            return Ok(false);
-        }
-        let mut txn = self.doc.transact_mut_with(SETTLE_ORIGIN);
-        let mut wrote = false;
-        for id in ids {
-            wrote |= self.settle_in(&mut txn, id);
-        }
-        Ok(wrote)
-    }
-
     /// Creates a grid with its contents in one transaction (one undo step).
     pub fn create_grid(&mut self, grid: NewGrid) -> Result<CreatedGrid, EditError> {
         let (_, mut grids) = self.insert_content(Vec::new(), vec![grid])?;
@@ -746,20 +479,6 @@ impl Board {
         Ok(())
     }
 
-    /// The cell under world point `p` in the topmost grid there, if any (for
-    /// highlighting the drop target while dragging).
-    pub fn cell_at(&self, p: [f64; 2]) -> Option<CellRef> {
-        self.grid_ids().iter().rev().find_map(|g| {
-            let view = self.grid_view(g)?;
-            let (lane, stage) = view.cell_at(p)?;
-            Some(CellRef {
-                grid: g.clone(),
-                lane,
-                stage,
-            })
-        })
-    }
-
     /// Creates an element directly in a cell (the sticky tool used inside a
     /// grid): one undo step.
     pub fn create_in_cell(&mut self, new: NewElement, cell: &CellRef) -> Result<String, EditError> {
@@ -885,45 +604,6 @@ impl Board {
         Ok(())
     }
 }
-
-impl Board {
-    /// The grid ids among `ids`.
-    pub(crate) fn grids_among<'a, T: ReadTxn>(
-        &self,
-        txn: &T,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> HashSet<String> {
-        ids.filter(|id| {
-            matches!(self.elements.get(txn, id), Some(Out::YMap(m))
-                if str_of(m.get(txn, key::KIND)).as_deref() == Some(Kind::Grid.as_str()))
-        })
-        .map(str::to_owned)
-        .collect()
-    }
-
-    /// Elements whose `cell` names one of `grids` (whether or not the cell
-    /// still exists), sorted: what moves and is deleted with a grid.
-    pub(crate) fn grid_members<T: ReadTxn>(&self, txn: &T, grids: &HashSet<String>) -> Vec<String> {
-        if grids.is_empty() {
-            return Vec::new();
-        }
-        let mut out: Vec<String> = self
-            .elements
-            .iter(txn)
-            .filter_map(|(id, v)| match v {
-                Out::YMap(m) => read_cell(&m, txn)
-                    .filter(|c| grids.contains(&c.grid) && !grids.contains(id))
-                    .map(|_| id.to_owned()),
-                _ => None,
-            })
-            .collect();
-        out.sort();
-        out
-    }
-}
-
-/// Origin of [`Board::settle_grids`] transactions: not tracked by undo.
-pub const SETTLE_ORIGIN: &str = "touchpoint:settle";
 
 fn check_new(n: &NewElement) -> Result<(), EditError> {
     check_finite(

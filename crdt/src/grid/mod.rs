@@ -18,15 +18,19 @@
 //! collaborator's concurrent edit the layout may be stale; [`Board::settle_grids`]
 //! recomputes it (every replica computes the same positions, and it writes
 //! only what is out of place).
-
 //!
-//! [`model`] holds the types and how they are stored; [`edit`] the board's
-//! grid edits (it uses the model, never the other way round).
+//! Files, each using only those before it: [`model`] (the types and how
+//! they are stored), [`view`] (reading grids off a board), [`layout`]
+//! (growing tracks, placing members, settling), [`edit`] (the board's grid
+//! edits, which lay out in their own transaction).
 
 pub mod edit;
+pub mod layout;
 pub mod model;
+pub mod view;
 
-pub use edit::{CreatedGrid, NewGrid, NewLane, NewStage, SETTLE_ORIGIN};
+pub use edit::{CreatedGrid, NewGrid, NewLane, NewStage};
+pub use layout::SETTLE_ORIGIN;
 pub use model::{
     Axis, CELL_GAP, CELL_PADDING, CellRef, Grid, GridView, HEADER_HEIGHT, HEADER_WIDTH,
     LANE_HEIGHT, LINE_HEIGHT, Lane, MAX_TRACK, MAX_TRACKS, MIN_TRACK, STAGE_WIDTH, Stage,
