@@ -549,9 +549,12 @@ impl ApplicationHandler<Wake> for Shell {
                 }
                 // Edits happen inside the egui pass, and winit may not call
                 // about_to_wait again before the next input: send them now.
-                if self.pump_session(Instant::now())
-                    && let Some(r) = &self.running
-                {
+                let drawn = Instant::now();
+                let pumped = self.pump_session(drawn);
+                if let Some(log) = &mut self.frame_log {
+                    log.note("pump", drawn.elapsed());
+                }
+                if pumped && let Some(r) = &self.running {
                     r.window.request_redraw();
                 }
             }
@@ -574,9 +577,7 @@ impl ApplicationHandler<Wake> for Shell {
         let pumped = Instant::now();
         let saved = self.workspace.autosave(now);
         if let Some(log) = &mut self.frame_log {
-            if changed {
-                log.note("pump", pumped - now);
-            }
+            log.note("pump", pumped - now);
             if saved {
                 log.note("autosave", pumped.elapsed());
             }
