@@ -24,6 +24,16 @@ use touchpoint_crdt::{Board, NewElement};
 use touchpoint_scene::geom::{Rect, Vec2};
 use touchpoint_sync::client::{Client, ClientOptions, Event};
 
+/// Runs frames until the session is connected.
+fn run_until_connected(h: &mut egui_kittest::Harness<'static, State>) {
+    run_until(h, "the connection", |h| {
+        h.state()
+            .collab
+            .session()
+            .is_some_and(|s| s.status().is_connected())
+    });
+}
+
 /// A board with one sticky.
 fn harness_with_a_sticky() -> egui_kittest::Harness<'static, State> {
     let mut s = state("workshop");
@@ -59,12 +69,7 @@ fn share_hosts_shows_links_and_participants_follow_and_summon() {
     assert!(info.hosted);
     let editor = info.editor_link.clone().unwrap();
     assert!(editor.starts_with("touchpoint://127.0.0.1:"), "{editor}");
-    run_until(&mut h, "the connection", |h| {
-        h.state()
-            .collab
-            .session()
-            .is_some_and(|s| s.status().is_connected())
-    });
+    run_until_connected(&mut h);
     // Closing the dialog leaves the session running.
     h.state_mut().panels.collab.share_open = false;
     h.run();
@@ -250,12 +255,7 @@ fn votes_and_presence_carry_one_name_changed_in_one_place() {
     h.get_by_label("Share").click();
     h.run();
     h.get_by_label("Host on this computer").click();
-    run_until(&mut h, "the connection", |h| {
-        h.state()
-            .collab
-            .session()
-            .is_some_and(|s| s.status().is_connected())
-    });
+    run_until_connected(&mut h);
     h.state_mut().panels.collab.share_open = false;
     h.get_by_label("Workshop").click();
     h.run();

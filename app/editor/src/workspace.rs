@@ -783,10 +783,26 @@ mod tests {
         assert_eq!(ws.board.len(), 0);
     }
 
+    /// On `board`, four new stickies join the first lane's second stage of
+    /// the grid `view` shows.
+    fn four_stickies_join_a_cell(board: &mut Board, view: &touchpoint_crdt::GridView) {
+        let cell = touchpoint_crdt::CellRef {
+            grid: view.id.clone(),
+            lane: view.grid.lanes[0].id.clone(),
+            stage: view.grid.stages[1].id.clone(),
+        };
+        for i in 0..4 {
+            let s = board
+                .create(NewElement::sticky(0.0, 0.0, &format!("late {i}")))
+                .unwrap();
+            board.set_cell(&[&s], Some(&cell)).unwrap();
+        }
+    }
+
     /// Two kanban grids, both with a stale layout: in each, the first stage
     /// moved last while, concurrently, four stickies joined a cell.
     fn two_stale_grids() -> Board {
-        use touchpoint_crdt::{Axis, CellRef};
+        use touchpoint_crdt::Axis;
         let t = crate::templates::load("kanban").unwrap();
         let mut base = Board::with_client_id(5);
         t.insert(&mut base, Some([0.0, 0.0])).unwrap();
@@ -797,17 +813,7 @@ mod tests {
             let first = view.grid.stages[0].id.clone();
             base.move_track(&g, Axis::Stage, &first, usize::MAX)
                 .unwrap();
-            let cell = CellRef {
-                grid: g.clone(),
-                lane: view.grid.lanes[0].id.clone(),
-                stage: view.grid.stages[1].id.clone(),
-            };
-            for i in 0..4 {
-                let s = other
-                    .create(NewElement::sticky(0.0, 0.0, &format!("late {i}")))
-                    .unwrap();
-                other.set_cell(&[&s], Some(&cell)).unwrap();
-            }
+            four_stickies_join_a_cell(&mut other, &view);
         }
         base.apply_update(&other.encode_diff(&base.state_vector()))
             .unwrap();
@@ -850,7 +856,7 @@ mod tests {
 
     #[test]
     fn a_merged_concurrent_edit_leaves_every_grid_settled() {
-        use touchpoint_crdt::{Axis, CellRef};
+        use touchpoint_crdt::Axis;
         let (_dir, mut ws) = workspace();
         let t = crate::templates::load("kanban").unwrap();
         t.insert(&mut ws.board, None).unwrap();
@@ -864,17 +870,7 @@ mod tests {
             .move_track(&g, Axis::Stage, &first, usize::MAX)
             .unwrap();
         ws.sync();
-        let cell = CellRef {
-            grid: g.clone(),
-            lane: view.grid.lanes[0].id.clone(),
-            stage: view.grid.stages[1].id.clone(),
-        };
-        for i in 0..4 {
-            let s = other
-                .create(NewElement::sticky(0.0, 0.0, &format!("late {i}")))
-                .unwrap();
-            other.set_cell(&[&s], Some(&cell)).unwrap();
-        }
+        four_stickies_join_a_cell(&mut other, &view);
         ws.board
             .apply_update(&other.encode_diff(&ws.board.state_vector()))
             .unwrap();
