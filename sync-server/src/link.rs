@@ -60,6 +60,25 @@ impl ShareLink {
     }
 }
 
+impl ShareLink {
+    /// The y-websocket URL of the same room and token on the server's
+    /// WebSocket listener at `port` of the same host: `ws://HOST:PORT/ROOM?token=T`
+    /// (PROTOCOL.md, "WebSocket"). Plain `ws://`: TLS for browsers comes
+    /// from a reverse proxy in front of it.
+    pub fn websocket_url(&self, port: u16) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "ws://{host}:{port}/{}?token={}",
+            percent_encode(&self.room),
+            percent_encode(&self.token)
+        )
+    }
+}
+
 impl fmt::Display for ShareLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -81,6 +81,7 @@ impl Host {
             .unwrap_or_else(|| network_address(listen.ip()));
         let config = |listen| ServerConfig {
             listen,
+            ws_listen: None,
             data_dir: data_dir.to_owned(),
             certificate: Certificate::SelfSigned {
                 names: vec![public_host.clone()],

@@ -29,7 +29,7 @@ pub const ALPN: &[u8] = b"touchpoint/1";
 
 pub use frame::{
     ErrorCode, Frame, FrameDecoder, FrameError, Hello, LENGTH_PREFIX_LEN, Limits, MAX_CLIENT_ID,
-    Refusal, Role, Welcome, decode_presence_datagram, encode_presence_datagram,
+    Refusal, Role, Welcome, decode_presence_datagram, encode_presence_datagram, frame_type,
 };
 pub use member::{
     EMPTY_UPDATE, MemberEvent, MemberId, PRESENCE_BATCH_BYTES, Room, Rooms, ServerMember,

@@ -23,7 +23,7 @@ use touchpoint_crdt::protocol::{Limits, Role};
 use touchpoint_sync::link::hex;
 use touchpoint_sync::report::one_line;
 use touchpoint_sync::server::{
-    Certificate, Server, ServerConfig, ServerOptions, ShareRequest, share_link,
+    Certificate, Server, ServerConfig, ServerOptions, ShareRequest, share_link, websocket_url,
 };
 use touchpoint_sync::token::parse_duration;
 
@@ -52,6 +52,11 @@ struct ServeArgs {
     /// self-signed certificate (created if missing).
     #[arg(long, value_name = "DIR", required = true)]
     data: Option<PathBuf>,
+    /// TCP address to also accept WebSocket members on (Yjs clients speaking
+    /// y-websocket), like 127.0.0.1:4434: plain ws://, for loopback or
+    /// behind a TLS reverse proxy. Same rooms, tokens and limits as QUIC.
+    #[arg(long, value_name = "ADDR")]
+    ws_listen: Option<String>,
     /// Serve this certificate chain (PEM) instead of the self-signed one.
     #[arg(long, value_name = "PEM", requires = "key")]
     cert: Option<PathBuf>,
@@ -167,6 +172,7 @@ fn main() -> ExitCode {
     reason = "the link is the command's output, printed alone on stdout"
 )]
 fn print_share_link(args: ShareArgs) -> anyhow::Result<()> {
+    let data_dir = args.data.clone();
     let link = share_link(&ShareRequest {
         data_dir: args.data,
         room: args.room,
@@ -179,6 +185,11 @@ fn print_share_link(args: ShareArgs) -> anyhow::Result<()> {
         cert: args.cert,
     })?;
     println!("{link}");
+    // The same room and token for Yjs clients, when the server listens for
+    // WebSockets.
+    if let Some(url) = websocket_url(&data_dir, &link) {
+        println!("{url}");
+    }
     Ok(())
 }
 
@@ -187,6 +198,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--listen ADDR and --data DIR are required (see --help)");
     };
     let listen = parse_listen(&listen)?;
+    let ws_listen = args
+        .ws_listen
+        .as_deref()
+        .map(parse_listen)
+        .transpose()
+        .context("--ws-listen")?;
     let max_frame = u32::try_from(args.max_frame_bytes)
         .ok()
         .filter(|&n| n >= 1024)
@@ -261,6 +278,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = ServerConfig {
         listen,
+        ws_listen,
         data_dir: data.clone(),
         certificate,
         options,
@@ -282,6 +300,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
             data.display()
         );
+        if let Some(ws) = server.ws_addr() {
+            eprintln!("touchpoint-server: WebSocket members on ws://{ws}");
+        }
         let signal = wait_for_signal().await?;
         tracing::info!("{signal} received");
         server.shutdown().await?;

@@ -154,6 +154,9 @@ pub struct ServerConfig {
     /// UDP address to listen on; port 0 picks a free one (see
     /// [`Server::local_addr`]).
     pub listen: SocketAddr,
+    /// TCP address to accept WebSocket members (y-websocket) on, if any;
+    /// port 0 picks a free one (see [`Server::ws_addr`]).
+    pub ws_listen: Option<SocketAddr>,
     /// Holds the database, the token secret and the self-signed certificate.
     /// Created (mode 0700) if missing.
     pub data_dir: PathBuf,

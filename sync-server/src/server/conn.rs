@@ -96,7 +96,7 @@ async fn serve_connection(shared: Arc<Shared>, incoming: quinn::Incoming, _guard
     };
     tracing::info!(handshake_ms = room::millis(started.elapsed()), "connected");
     let ctx = Arc::new(ConnCtx {
-        conn: conn.clone(),
+        conn: Some(conn.clone()),
         peer,
         channels: Mutex::new(HashMap::new()),
         next_channel: AtomicU64::new(1),
@@ -152,7 +152,7 @@ fn route_datagram(ctx: &ConnCtx, bytes: &[u8]) {
 }
 
 /// What the first frame (or its absence) decided.
-enum Opening {
+pub(super) enum Opening {
     /// A hello with a valid token: join its room.
     Join(Hello),
     /// Refuse with what the member makes of these bytes (garbage, another
@@ -320,7 +320,7 @@ async fn refuse_directly(out: &MemberOut, refusal: Refusal) {
 
 /// Checks a hello before any room is touched: the protocol version first
 /// (so that a client of another version always learns it), then the token.
-fn check_hello(shared: &Shared, hello: Hello) -> Opening {
+pub(super) fn check_hello(shared: &Shared, hello: Hello) -> Opening {
     if hello.version != PROTOCOL_VERSION {
         return Opening::Refuse(None);
     }
@@ -335,7 +335,7 @@ fn check_hello(shared: &Shared, hello: Hello) -> Opening {
 
 /// Hands the member to its room's task, loading the room if needed. `None`
 /// when it was refused here (the refusal has been queued to the writer).
-async fn join(
+pub(super) async fn join(
     shared: &Arc<Shared>,
     ctx: &Arc<ConnCtx>,
     member: ServerMember,
@@ -392,7 +392,7 @@ async fn write_loop(
     mut send: quinn::SendStream,
     mut rx: mpsc::Receiver<Outgoing>,
     queued: Arc<AtomicUsize>,
-    conn: quinn::Connection,
+    conn: Option<quinn::Connection>,
     stop_reader: oneshot::Sender<()>,
     grace: Duration,
     _guard: TaskGuard,
@@ -421,7 +421,9 @@ async fn write_loop(
                         refusal.reason,
                         refusal.code.name()
                     );
-                    conn.close(quic_code(refusal.code), refusal.reason.as_bytes());
+                    if let Some(conn) = &conn {
+                        conn.close(quic_code(refusal.code), refusal.reason.as_bytes());
+                    }
                 }
                 return;
             }

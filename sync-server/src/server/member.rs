@@ -144,9 +144,11 @@ pub(crate) enum Outgoing {
     Finish { close_connection: Option<Refusal> },
 }
 
-/// One QUIC connection, as its streams see it.
+/// One connection, as its members see it.
 pub(crate) struct ConnCtx {
-    pub(crate) conn: quinn::Connection,
+    /// The QUIC connection; `None` for a WebSocket member (no datagrams:
+    /// its presence goes on the socket; closing it is its writer's job).
+    pub(crate) conn: Option<quinn::Connection>,
     pub(crate) peer: SocketAddr,
     /// Presence datagram channel -> the member it belongs to.
     pub(super) channels: Mutex<HashMap<u64, (mpsc::Sender<RoomMsg>, MemberId)>>,

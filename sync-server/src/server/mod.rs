@@ -28,11 +28,13 @@ mod member;
 mod room;
 pub mod share;
 mod shared;
+mod ws;
 
 pub use config::{Certificate, ServerConfig, ServerOptions};
 pub use data_dir::{DATABASE_FILE, LOCK_FILE};
 pub use error::ServerError;
-pub use share::{ShareError, ShareRequest, share_link};
+pub use share::{ShareError, ShareRequest, share_link, websocket_url};
+pub use ws::close_code as websocket_close_code;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +55,8 @@ use shared::Shared;
 /// accepting at once but does not wait for rooms to flush.
 pub struct Server {
     local_addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
+    ws_task: Option<JoinHandle<()>>,
     identity_fingerprint: [u8; 32],
     self_signed: bool,
     shutdown_tx: watch::Sender<bool>,
@@ -131,11 +135,26 @@ impl Server {
             loader,
             shutdown_rx,
         ));
+        let (ws_addr, ws_task) = match config.ws_listen {
+            Some(addr) => {
+                let bind = |source| ServerError::Bind { addr, source };
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+                let bound = listener.local_addr().map_err(bind)?;
+                let task = tokio::spawn(
+                    ws::serve(listener, shared.clone())
+                        .instrument(tracing::info_span!("server", ws = %bound)),
+                );
+                tracing::info!(addr = %bound, "listening for WebSocket members");
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
         let accept_loop = tokio::spawn(
             conn::accept_loop(endpoint.clone(), shared.clone())
                 .instrument(tracing::info_span!("server", addr = %local_addr)),
         );
         share::record_listen_address(&dir, local_addr);
+        share::record_ws_address(&dir, ws_addr);
         tracing::info!(
             addr = %local_addr,
             fingerprint = %crate::link::hex(&identity.fingerprint),
@@ -144,6 +163,8 @@ impl Server {
         );
         Ok(Server {
             local_addr,
+            ws_addr,
+            ws_task,
             identity_fingerprint: identity.fingerprint,
             self_signed: identity.self_signed,
             shutdown_tx,
@@ -163,6 +184,11 @@ impl Server {
 
     /// SHA-256 of the certificate the server presents (what share links
     /// carry).
+    /// The WebSocket listener's address, when there is one.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
     pub fn fingerprint(&self) -> [u8; 32] {
         self.identity_fingerprint
     }
@@ -188,6 +214,8 @@ impl Server {
         if let Err(e) = (&mut self.accept_loop).await {
             tracing::error!("accept loop ended abnormally: {e}");
         }
+        // The WebSocket listener stops accepting at once; its members get
+        // `going_away` from their rooms like everyone else.
         let grace = self.shared.options.shutdown_grace;
         // Rooms commit what is pending, then queue going_away for everyone.
         if !self
@@ -201,6 +229,11 @@ impl Server {
         // Writers finish their streams and wait (up to the grace) for the
         // peers to acknowledge the last frames.
         self.shared.stream_tasks.wait_idle(grace * 2).await;
+        if let Some(task) = self.ws_task.take()
+            && tokio::time::timeout(grace, task).await.is_err()
+        {
+            tracing::debug!("WebSocket connections still closing at shutdown");
+        }
         self.endpoint.close(
             quinn::VarInt::from_u32(u32::from(ErrorCode::GoingAway.code())),
             b"the server is shutting down",
@@ -232,6 +265,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.accept_loop.abort();
+        if let Some(task) = &self.ws_task {
+            task.abort();
+        }
         let _ = self.shutdown_tx.send(true);
         self.endpoint.close(
             quinn::VarInt::from_u32(u32::from(ErrorCode::GoingAway.code())),

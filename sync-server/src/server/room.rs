@@ -668,11 +668,12 @@ impl RoomTask {
                     if id == from || !slot.receives_relays() {
                         continue;
                     }
-                    if !reliable && let Some(max) = slot.conn.conn.max_datagram_size() {
+                    if !reliable
+                        && let Some(conn) = &slot.conn.conn
+                        && let Some(max) = conn.max_datagram_size()
+                    {
                         let datagram = encode_presence_datagram(slot.member.channel(), &update);
-                        if datagram.len() <= max
-                            && slot.conn.conn.send_datagram(datagram.into()).is_ok()
-                        {
+                        if datagram.len() <= max && conn.send_datagram(datagram.into()).is_ok() {
                             continue;
                         }
                     }
@@ -739,10 +740,13 @@ impl RoomTask {
         let presence: Vec<MemberEvent> = std::iter::from_fn(|| slot.member.poll_event())
             .filter(|e| matches!(e, MemberEvent::Presence(_)))
             .collect();
-        slot.conn.conn.close(
-            quic_code(ErrorCode::ServerError),
-            b"too slow to read the room's updates",
-        );
+        // A WebSocket member's writer closes its socket when the queue goes.
+        if let Some(conn) = &slot.conn.conn {
+            conn.close(
+                quic_code(ErrorCode::ServerError),
+                b"too slow to read the room's updates",
+            );
+        }
         self.queue_events(id, presence);
     }
 

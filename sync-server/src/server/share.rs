@@ -115,6 +115,40 @@ pub fn share_link(request: &ShareRequest) -> Result<ShareLink, ShareError> {
     })
 }
 
+/// The file in which a running server records its WebSocket listen address
+/// (absent when it has none), for [`websocket_url`].
+pub const WS_LISTEN_FILE: &str = "ws-listen-address";
+
+/// Records the WebSocket listener's address, or that there is none.
+pub(crate) fn record_ws_address(dir: &Path, addr: Option<SocketAddr>) {
+    let path = dir.join(WS_LISTEN_FILE);
+    let written = match addr {
+        Some(addr) => std::fs::write(&path, format!("{addr}\n")),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    if let Err(e) = written {
+        tracing::warn!(
+            "could not record the WebSocket address in {}: {e}",
+            dir.display()
+        );
+    }
+}
+
+/// The `ws://` URL that lets a Yjs client (y-websocket) into `link`'s room
+/// with the same token, when the server of `data_dir` last listened for
+/// WebSockets; `None` when it did not.
+pub fn websocket_url(data_dir: &Path, link: &ShareLink) -> Option<String> {
+    let addr = std::fs::read_to_string(data_dir.join(WS_LISTEN_FILE))
+        .ok()?
+        .trim()
+        .parse::<SocketAddr>()
+        .ok()?;
+    Some(link.websocket_url(addr.port()))
+}
+
 /// Records the address a server listens on (for [`share_link`]'s default).
 pub(crate) fn record_listen_address(dir: &Path, addr: SocketAddr) {
     if let Err(e) = std::fs::write(dir.join(LISTEN_FILE), format!("{addr}\n")) {

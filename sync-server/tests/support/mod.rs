@@ -95,6 +95,14 @@ impl ServerProc {
 
     /// A link from the real `share` command.
     pub fn link(&self, room: &str, role: &str) -> ShareLink {
+        let link: ShareLink = self.share_lines(room, role)[0].parse().unwrap();
+        assert_eq!(link.fingerprint, Some(self.fingerprint));
+        link
+    }
+
+    /// What the real `share` command prints, line by line: the link, then
+    /// (when the server listens for WebSockets) the `ws://` URL.
+    pub fn share_lines(&self, room: &str, role: &str) -> Vec<String> {
         let out = Command::new(bin())
             .args(["share", room, "--role", role, "--expires", "1h", "--host"])
             .arg(self.addr.to_string())
@@ -104,13 +112,11 @@ impl ServerProc {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let link: ShareLink = String::from_utf8(out.stdout)
+        String::from_utf8(out.stdout)
             .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert_eq!(link.fingerprint, Some(self.fingerprint));
-        link
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A link with a token made here (expired, forged, other room).

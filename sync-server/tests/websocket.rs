@@ -1,0 +1,134 @@
+//! Unmodified Yjs clients (npm `y-websocket` 3.1.0 and `yjs` in Node, from
+//! `tests/js`'s lockfile) in the same rooms as QUIC members, against the
+//! real `touchpoint-server` with `--ws-listen`: edits and presence both
+//! ways, a viewer's edit refused with 4403 and applied nowhere, a bad token
+//! closed once with 4401 and never retried.
+//!
+//! Needs Node and `npm ci` in `tests/js` (`scripts/test` does both): FAILS
+//! without them unless `TOUCHPOINT_SKIP_INTEROP=1`.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{ServerProc, SyncClient, connect};
+
+/// `tests/js`, ready to run, or `None` when the interop tests are skipped.
+fn js_dir() -> Option<PathBuf> {
+    if std::env::var("TOUCHPOINT_SKIP_INTEROP").as_deref() == Ok("1") {
+        eprintln!("skipped: TOUCHPOINT_SKIP_INTEROP=1");
+        return None;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js");
+    assert!(
+        dir.join("node_modules/y-websocket").is_dir(),
+        "run `npm ci` in {} (or set TOUCHPOINT_SKIP_INTEROP=1 to skip)",
+        dir.display()
+    );
+    Some(dir)
+}
+
+/// Runs `node ws_client.mjs ARGS` on a thread; its output when it exits.
+fn node(dir: &std::path::Path, args: &[&str]) -> tokio::task::JoinHandle<Output> {
+    let child = Command::new("node")
+        .arg("ws_client.mjs")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node (install Node.js, or set TOUCHPOINT_SKIP_INTEROP=1)");
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+}
+
+fn started() -> (tempfile::TempDir, ServerProc) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(dir.path(), &["--ws-listen", "127.0.0.1:0"]);
+    (dir, server)
+}
+
+/// The `ws://` URL `share` prints after the link.
+fn ws_url(server: &ServerProc, room: &str, role: &str) -> String {
+    let lines = server.share_lines(room, role);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with("ws://127.0.0.1:"), "{lines:?}");
+    lines[1].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_yjs_client_over_websocket_and_a_quic_client_share_edits_and_presence() {
+    let Some(js) = js_dir() else { return };
+    let (_dir, server) = started();
+    let link = server.link("workshop", "editor");
+    let url = ws_url(&server, "workshop", "editor");
+    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
+    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
+        .await;
+    rust.create("from Rust").await;
+    let yjs = node(&js, &["join", &url, "JS", "from Rust", "Rust"]);
+    rust.pump_until("the Yjs client's sticky and presence", |c| {
+        c.has_sticky("from JS") && c.presence.values().any(|p| p.contains(r#""name":"JS""#))
+    })
+    .await;
+    let out = yjs.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("converged"), "{stdout}");
+    assert!(stdout.contains(r#""peers":["Rust"]"#), "{stdout}");
+    // When it leaves, its presence goes with it.
+    rust.pump_until("the Yjs client's presence removed", |c| {
+        c.presence.values().any(|p| p.trim() == "null")
+    })
+    .await;
+    assert_eq!(rust.sticky_texts(), ["from JS", "from Rust"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_yjs_viewers_edit_is_refused_with_4403_and_reaches_nobody() {
+    let Some(js) = js_dir() else { return };
+    let (_dir, server) = started();
+    let link = server.link("talk", "editor");
+    let viewer = ws_url(&server, "talk", "viewer");
+    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
+    rust.create("the agenda").await;
+    let out = node(&js, &["viewer", &viewer]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "closed 4403");
+    rust.settle(Duration::from_millis(500)).await;
+    assert_eq!(rust.sticky_texts(), ["the agenda"]);
+    // Nor is it stored: a newcomer gets the board without it.
+    let mut late = SyncClient::join(connect(&server).await, &link, "Late").await;
+    late.pump_until("the board", |c| c.has_sticky("the agenda"))
+        .await;
+    assert_eq!(late.sticky_texts(), ["the agenda"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_token_closes_once_with_4401_and_the_provider_stops() {
+    let Some(js) = js_dir() else { return };
+    let (_dir, server) = started();
+    let url = ws_url(&server, "room", "editor");
+    let (base, _) = url.split_once("token=").unwrap();
+    let forged = format!("{base}token=AQEAAAAAAAAAAG5vdCBhIHRva2Vu");
+    let out = node(&js, &["refused", &forged, "3000"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), r#"{"attempts":1,"code":4401}"#);
+}
