@@ -297,6 +297,11 @@ pub struct LocalPresence {
 /// enough with the receiver's easing, and well inside the server's rate limit.
 pub const SEND_INTERVAL: Duration = Duration::from_millis(33);
 
+/// An unchanged state is published again this often: Yjs clients drop a
+/// peer's state not renewed for 30 s (y-protocols' awareness timeout), so an
+/// idle Touchpoint user would vanish from a browser participant's view.
+pub const RENEW_INTERVAL: Duration = Duration::from_secs(15);
+
 impl LocalPresence {
     /// `client` is the awareness client id: the board's own client id, as
     /// Yjs does.
@@ -374,7 +379,8 @@ impl LocalPresence {
     /// went out at least [`SEND_INTERVAL`] ago (or `force`, after a
     /// reconnect or for what must not wait).
     pub fn poll(&mut self, now: Instant, force: bool) -> Option<AwarenessUpdate> {
-        if !force && self.sent.as_ref() == Some(&self.state) {
+        let stale = self.last_sent.is_some_and(|t| now >= t + RENEW_INTERVAL);
+        if !force && !stale && self.sent.as_ref() == Some(&self.state) {
             return None;
         }
         if !force && self.last_sent.is_some_and(|t| now < t + SEND_INTERVAL) {
@@ -387,10 +393,11 @@ impl LocalPresence {
         Some(entry_update(self.client, self.clock, json.into()))
     }
 
-    /// When a throttled change is due to be sent.
+    /// When a throttled change, or the renewal of an unchanged state, is
+    /// due to be sent.
     pub fn due(&self) -> Option<Instant> {
         if self.sent.as_ref() == Some(&self.state) {
-            return None;
+            return self.last_sent.map(|t| t + RENEW_INTERVAL);
         }
         Some(
             self.last_sent
@@ -630,6 +637,22 @@ mod tests {
     fn one(update: &AwarenessUpdate) -> (u64, &AwarenessUpdateEntry) {
         let (c, e) = update.clients.iter().next().expect("one entry");
         (c.get(), e)
+    }
+
+    #[test]
+    fn an_unchanged_state_is_renewed_before_yjs_clients_drop_it() {
+        let mut me = LocalPresence::new(7, &profile("Ana"));
+        let t0 = Instant::now();
+        let first = me.poll(t0, false).expect("first state goes out");
+        assert_eq!(me.due(), Some(t0 + RENEW_INTERVAL));
+        assert!(me.poll(t0 + RENEW_INTERVAL / 2, false).is_none());
+        let renewed = me
+            .poll(t0 + RENEW_INTERVAL, false)
+            .expect("renewed after the interval");
+        assert!(one(&renewed).1.clock > one(&first).1.clock);
+        assert_eq!(one(&renewed).1.json, one(&first).1.json);
+        // Under y-protocols' 30 s timeout, with room to spare.
+        assert!(RENEW_INTERVAL * 2 <= Duration::from_secs(30));
     }
 
     #[test]
