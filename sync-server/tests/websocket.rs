@@ -5,7 +5,8 @@
 //! closed once with 4401 and never retried.
 //!
 //! Needs Node and `npm ci` in `tests/js` (`scripts/test` does both): FAILS
-//! without them unless `TOUCHPOINT_SKIP_INTEROP=1`.
+//! without them unless `TOUCHPOINT_SKIP_INTEROP=1`. The hostile-peer tests
+//! at the end use a raw WebSocket client and need neither.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
@@ -131,4 +132,99 @@ async fn a_bad_token_closes_once_with_4401_and_the_provider_stops() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout.trim(), r#"{"attempts":1,"code":4401}"#);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile peers, with a raw WebSocket client
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// Reads until the server closes; the close code, or `None` when the
+/// connection ended without a close frame.
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server did not close the connection");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// The first binary message the server sends: a y-protocols message.
+async fn first_message(socket: &mut Socket) -> Vec<u8> {
+    loop {
+        match tokio::time::timeout(support::WAIT, socket.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => return b.to_vec(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no message from the server: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_message_closes_with_4413_and_the_next_client_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(
+        dir.path(),
+        &[
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--max-frame-bytes",
+            "64K",
+            "--max-doc-bytes",
+            "32K",
+        ],
+    );
+    let url = ws_url(&server, "room", "editor");
+    let mut big = open(&url).await;
+    // An update message far over the 64 KiB limit: refused before it is
+    // buffered whole.
+    let mut message = vec![0u8, 2];
+    message.extend(std::iter::repeat_n(7u8, 4 << 20));
+    drop(big.send(Message::Binary(message.into())).await);
+    assert_eq!(close_code(&mut big).await, Some(4413));
+    // A well-behaved client is still served: sync step 1 first.
+    let mut next = open(&url).await;
+    assert_eq!(&first_message(&mut next).await[..2], &[0, 0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_closes_with_4529_and_a_text_message_with_4400() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(
+        dir.path(),
+        &[
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--messages-per-second",
+            "20",
+            "--message-burst",
+            "40",
+        ],
+    );
+    let url = ws_url(&server, "room", "editor");
+    let mut flood = open(&url).await;
+    // Awareness queries (y-protocols message 3), as fast as they go.
+    for _ in 0..500 {
+        if flood.send(Message::Binary(vec![3u8].into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(close_code(&mut flood).await, Some(4529));
+    let mut text = open(&url).await;
+    text.send(Message::Text("hello".into())).await.unwrap();
+    assert_eq!(close_code(&mut text).await, Some(4400));
 }
