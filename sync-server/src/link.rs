@@ -62,17 +62,18 @@ impl ShareLink {
 
 impl ShareLink {
     /// The y-websocket URL of the same room and token on the server's
-    /// WebSocket listener at `port` of the same host: `ws://HOST:PORT/ROOM?token=T`
-    /// (PROTOCOL.md, "WebSocket"). Plain `ws://`: TLS for browsers comes
-    /// from a reverse proxy in front of it.
-    pub fn websocket_url(&self, port: u16) -> String {
+    /// WebSocket listener at `port` of the same host:
+    /// `ws://HOST:PORT/ROOM?token=T`, or `wss://` when `tls` (PROTOCOL.md,
+    /// "WebSocket").
+    pub fn websocket_url(&self, tls: bool, port: u16) -> String {
+        let scheme = if tls { "wss" } else { "ws" };
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
         format!(
-            "ws://{host}:{port}/{}?token={}",
+            "{scheme}://{host}:{port}/{}?token={}",
             percent_encode(&self.room),
             percent_encode(&self.token)
         )

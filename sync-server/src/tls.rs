@@ -185,6 +185,18 @@ impl Identity {
         Ok(config)
     }
 
+    /// The rustls configuration for HTTPS and `wss://` (the WebSocket
+    /// listener): TLS 1.2 and 1.3, ALPN `http/1.1` (WebSockets upgrade
+    /// from HTTP/1.1).
+    pub fn https_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
     /// The quinn server configuration with `transport`.
     pub fn quinn_config(
         &self,

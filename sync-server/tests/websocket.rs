@@ -35,7 +35,17 @@ fn js_dir() -> Option<PathBuf> {
 
 /// Runs `node ws_client.mjs ARGS` on a thread; its output when it exits.
 fn node(dir: &std::path::Path, args: &[&str]) -> tokio::task::JoinHandle<Output> {
+    node_with(dir, args, &[])
+}
+
+/// [`node`] with environment variables.
+fn node_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> tokio::task::JoinHandle<Output> {
     let child = Command::new("node")
+        .envs(env.iter().copied())
         .arg("ws_client.mjs")
         .args(args)
         .current_dir(dir)
@@ -58,6 +68,57 @@ fn ws_url(server: &ServerProc, room: &str, role: &str) -> String {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].starts_with("ws://127.0.0.1:"), "{lines:?}");
     lines[1].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_yjs_client_joins_over_wss_with_a_certificate_it_trusts() {
+    let Some(js) = js_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A certificate for 127.0.0.1 that Node is told to trust, as a
+    // browser trusts an organisation's certificate.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("ws.pem"), dir.path().join("ws.key"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProc::start(
+        &data,
+        &[
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--ws-cert",
+            cert_pem.to_str().unwrap(),
+            "--ws-key",
+            key_pem.to_str().unwrap(),
+        ],
+    );
+    let lines = server.share_lines("secure", "editor");
+    assert!(lines[1].starts_with("wss://127.0.0.1:"), "{lines:?}");
+    let link = lines[0].parse().unwrap();
+    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
+    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
+        .await;
+    rust.create("from Rust").await;
+    let yjs = node_with(
+        &js,
+        &["join", &lines[1], "JS", "from Rust", "Rust"],
+        &[("NODE_EXTRA_CA_CERTS", &cert_pem)],
+    );
+    rust.pump_until("the Yjs client's sticky", |c| c.has_sticky("from JS"))
+        .await;
+    let out = yjs.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Plain ws:// to a TLS listener gets nowhere.
+    let plain = lines[1].replacen("wss://", "ws://", 1);
+    assert!(tokio_tungstenite::connect_async(plain).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -82,6 +82,7 @@ impl Host {
         let config = |listen| ServerConfig {
             listen,
             ws_listen: None,
+            ws_tls: None,
             data_dir: data_dir.to_owned(),
             certificate: Certificate::SelfSigned {
                 names: vec![public_host.clone()],

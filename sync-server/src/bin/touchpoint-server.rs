@@ -23,7 +23,8 @@ use touchpoint_crdt::protocol::{Limits, Role};
 use touchpoint_sync::link::hex;
 use touchpoint_sync::report::one_line;
 use touchpoint_sync::server::{
-    Certificate, Server, ServerConfig, ServerOptions, ShareRequest, share_link, websocket_url,
+    Certificate, Server, ServerConfig, ServerOptions, ShareRequest, WsTls, share_link,
+    websocket_url,
 };
 use touchpoint_sync::token::parse_duration;
 
@@ -57,6 +58,14 @@ struct ServeArgs {
     /// behind a TLS reverse proxy. Same rooms, tokens and limits as QUIC.
     #[arg(long, value_name = "ADDR")]
     ws_listen: Option<String>,
+    /// Serve wss:// on --ws-listen with this certificate chain (PEM), one
+    /// the browsers of the participants trust; default: --cert's, else
+    /// plain ws://.
+    #[arg(long, value_name = "PEM", requires_all = ["ws_key", "ws_listen"])]
+    ws_cert: Option<PathBuf>,
+    /// The private key (PEM) of --ws-cert.
+    #[arg(long, value_name = "PEM", requires = "ws_cert")]
+    ws_key: Option<PathBuf>,
     /// Serve this certificate chain (PEM) instead of the self-signed one.
     #[arg(long, value_name = "PEM", requires = "key")]
     cert: Option<PathBuf>,
@@ -270,6 +279,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_max_connections_per_ip(args.max_connections_per_ip)
         .with_room_idle(args.room_idle)
         .with_idle_timeout(args.idle_timeout, keep_alive);
+    let ws_tls = match (&args.ws_cert, &args.ws_key, &args.cert, &args.key) {
+        (Some(cert), Some(key), _, _) | (None, None, Some(cert), Some(key)) => Some(WsTls {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    }
+    .filter(|_| ws_listen.is_some());
     let certificate = match (args.cert, args.key) {
         (Some(cert), Some(key)) => Certificate::Pem { cert, key },
         _ => Certificate::SelfSigned {
@@ -279,6 +296,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         listen,
         ws_listen,
+        ws_tls,
         data_dir: data.clone(),
         certificate,
         options,
@@ -301,7 +319,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             data.display()
         );
         if let Some(ws) = server.ws_addr() {
-            eprintln!("touchpoint-server: WebSocket members on ws://{ws}");
+            let scheme = if server.ws_tls() { "wss" } else { "ws" };
+            eprintln!("touchpoint-server: WebSocket members on {scheme}://{ws}");
         }
         let signal = wait_for_signal().await?;
         tracing::info!("{signal} received");

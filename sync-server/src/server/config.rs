@@ -149,6 +149,13 @@ pub enum Certificate {
 }
 
 /// How to start a server.
+/// The certificate chain and key (PEM files) of the WebSocket listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// UDP address to listen on; port 0 picks a free one (see
@@ -157,6 +164,9 @@ pub struct ServerConfig {
     /// TCP address to accept WebSocket members (y-websocket) on, if any;
     /// port 0 picks a free one (see [`Server::ws_addr`]).
     pub ws_listen: Option<SocketAddr>,
+    /// Serve `wss://` there with this certificate (PEM) instead of `ws://`:
+    /// one a browser trusts.
+    pub ws_tls: Option<WsTls>,
     /// Holds the database, the token secret and the self-signed certificate.
     /// Created (mode 0700) if missing.
     pub data_dir: PathBuf,

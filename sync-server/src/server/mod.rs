@@ -29,8 +29,9 @@ mod room;
 pub mod share;
 mod shared;
 mod ws;
+mod ws_listener;
 
-pub use config::{Certificate, ServerConfig, ServerOptions};
+pub use config::{Certificate, ServerConfig, ServerOptions, WsTls};
 pub use data_dir::{DATABASE_FILE, LOCK_FILE};
 pub use error::ServerError;
 pub use share::{ShareError, ShareRequest, share_link, websocket_url};
@@ -56,6 +57,7 @@ use shared::Shared;
 pub struct Server {
     local_addr: SocketAddr,
     ws_addr: Option<SocketAddr>,
+    ws_tls: bool,
     ws_task: Option<JoinHandle<()>>,
     identity_fingerprint: [u8; 32],
     self_signed: bool,
@@ -138,8 +140,15 @@ impl Server {
         let (ws_addr, ws_task) = match config.ws_listen {
             Some(addr) => {
                 let bind = |source| ServerError::Bind { addr, source };
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-                let bound = listener.local_addr().map_err(bind)?;
+                let tcp = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+                let tls = match &config.ws_tls {
+                    Some(tls) => Some(Arc::new(
+                        Identity::load_pem(&tls.cert, &tls.key)?.https_config()?,
+                    )),
+                    None => None,
+                };
+                let listener = ws_listener::WsListener::new(tcp, tls).map_err(bind)?;
+                let bound = listener.local_addr_now();
                 let task = tokio::spawn(
                     ws::serve(listener, shared.clone())
                         .instrument(tracing::info_span!("server", ws = %bound)),
@@ -154,7 +163,7 @@ impl Server {
                 .instrument(tracing::info_span!("server", addr = %local_addr)),
         );
         share::record_listen_address(&dir, local_addr);
-        share::record_ws_address(&dir, ws_addr);
+        share::record_ws_address(&dir, ws_addr, config.ws_tls.is_some());
         tracing::info!(
             addr = %local_addr,
             fingerprint = %crate::link::hex(&identity.fingerprint),
@@ -164,6 +173,7 @@ impl Server {
         Ok(Server {
             local_addr,
             ws_addr,
+            ws_tls: config.ws_tls.is_some(),
             ws_task,
             identity_fingerprint: identity.fingerprint,
             self_signed: identity.self_signed,
@@ -187,6 +197,11 @@ impl Server {
     /// The WebSocket listener's address, when there is one.
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.ws_addr
+    }
+
+    /// Whether the WebSocket listener speaks TLS (`wss://`).
+    pub fn ws_tls(&self) -> bool {
+        self.ws_tls
     }
 
     pub fn fingerprint(&self) -> [u8; 32] {

@@ -119,11 +119,13 @@ pub fn share_link(request: &ShareRequest) -> Result<ShareLink, ShareError> {
 /// (absent when it has none), for [`websocket_url`].
 pub const WS_LISTEN_FILE: &str = "ws-listen-address";
 
-/// Records the WebSocket listener's address, or that there is none.
-pub(crate) fn record_ws_address(dir: &Path, addr: Option<SocketAddr>) {
+/// Records the WebSocket listener's address and whether it speaks TLS, or
+/// that there is none.
+pub(crate) fn record_ws_address(dir: &Path, addr: Option<SocketAddr>, tls: bool) {
     let path = dir.join(WS_LISTEN_FILE);
+    let scheme = if tls { "wss" } else { "ws" };
     let written = match addr {
-        Some(addr) => std::fs::write(&path, format!("{addr}\n")),
+        Some(addr) => std::fs::write(&path, format!("{scheme} {addr}\n")),
         None => match std::fs::remove_file(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             other => other,
@@ -137,16 +139,14 @@ pub(crate) fn record_ws_address(dir: &Path, addr: Option<SocketAddr>) {
     }
 }
 
-/// The `ws://` URL that lets a Yjs client (y-websocket) into `link`'s room
-/// with the same token, when the server of `data_dir` last listened for
-/// WebSockets; `None` when it did not.
+/// The `ws://` (or `wss://`) URL that lets a Yjs client (y-websocket) into
+/// `link`'s room with the same token, when the server of `data_dir` last
+/// listened for WebSockets; `None` when it did not.
 pub fn websocket_url(data_dir: &Path, link: &ShareLink) -> Option<String> {
-    let addr = std::fs::read_to_string(data_dir.join(WS_LISTEN_FILE))
-        .ok()?
-        .trim()
-        .parse::<SocketAddr>()
-        .ok()?;
-    Some(link.websocket_url(addr.port()))
+    let recorded = std::fs::read_to_string(data_dir.join(WS_LISTEN_FILE)).ok()?;
+    let (scheme, addr) = recorded.trim().split_once(' ')?;
+    let addr = addr.parse::<SocketAddr>().ok()?;
+    Some(link.websocket_url(scheme == "wss", addr.port()))
 }
 
 /// Records the address a server listens on (for [`share_link`]'s default).

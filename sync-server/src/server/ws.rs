@@ -35,6 +35,7 @@ use tracing::Instrument;
 use super::conn::{Opening, check_hello, join};
 use super::member::{ConnCtx, MemberOut, Outgoing, RoomMsg};
 use super::shared::{IpGuard, RoomHandle, Shared, shutdown_begun};
+use super::ws_listener::{Peer, WsListener};
 
 /// Outbound silence after which a member gets an empty awareness update.
 pub(crate) const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -46,17 +47,14 @@ const EMPTY_AWARENESS: [u8; 3] = [1, 1, 0];
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Serves WebSocket members on `listener` until shutdown.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(listener: WsListener, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let app = Router::new()
         .route("/{room}", get(upgrade))
         .with_state(shared);
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown_begun(&mut shutdown).await })
-    .await;
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+        .with_graceful_shutdown(async move { shutdown_begun(&mut shutdown).await })
+        .await;
     if let Err(e) = served {
         tracing::error!("the WebSocket listener failed: {e}");
     }
@@ -66,7 +64,7 @@ async fn upgrade(
     ws: WebSocketUpgrade,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
     let limits = shared.options.limits;
