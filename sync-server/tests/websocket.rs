@@ -5,7 +5,9 @@
 //! closed once with 4401 and never retried.
 //!
 //! Needs Node and `npm ci` in `tests/js` (`scripts/test` does both): FAILS
-//! without them unless `TOUCHPOINT_SKIP_INTEROP=1`. The hostile-peer tests
+//! without them unless `TOUCHPOINT_SKIP_INTEROP=1`. The browser test runs
+//! Debian's Chromium headless (npm `playwright-core`, the page bundled by
+//! npm `esbuild`): FAILS without it unless `TOUCHPOINT_SKIP_BROWSER=1`. The hostile-peer tests
 //! at the end use a raw WebSocket client and need neither.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
@@ -151,6 +153,57 @@ async fn a_yjs_client_over_websocket_and_a_quic_client_share_edits_and_presence(
     })
     .await;
     assert_eq!(rust.sticky_texts(), ["from JS", "from Rust"]);
+}
+
+/// Debian's Chromium, or `None` when browser tests are skipped.
+fn chromium() -> Option<PathBuf> {
+    if std::env::var("TOUCHPOINT_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("skipped: TOUCHPOINT_SKIP_BROWSER=1");
+        return None;
+    }
+    let path = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} is missing: install Debian's chromium (scripts/test does), or set \
+         TOUCHPOINT_SKIP_BROWSER=1 to skip",
+        path.display()
+    );
+    Some(path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_page_with_y_websocket_and_a_quic_client_converge() {
+    let Some(js) = js_dir() else { return };
+    let Some(browser) = chromium() else { return };
+    let (_dir, server) = started();
+    let link = server.link("browser", "editor");
+    let url = ws_url(&server, "browser", "editor");
+    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
+    rust.create("from Rust").await;
+    let child = Command::new("node")
+        .args(["browser_client.mjs", &url, "Chromium", "from Rust"])
+        .env("CHROMIUM", &browser)
+        .current_dir(&js)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let page = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    rust.pump_until("the browser's sticky", |c| c.has_sticky("from Chromium"))
+        .await;
+    let out = page.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("converged") && stdout.contains("HeadlessChrome"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("from Rust"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
