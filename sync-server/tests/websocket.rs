@@ -342,3 +342,52 @@ async fn a_flood_closes_with_4529_and_a_text_message_with_4400() {
     text.send(Message::Text("hello".into())).await.unwrap();
     assert_eq!(close_code(&mut text).await, Some(4400));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_per_address_are_capped_before_and_after_the_upgrade() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProc::start(
+        dir.path(),
+        &[
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--max-connections-per-ip",
+            "2",
+        ],
+    );
+    let url = ws_url(&server, "room", "editor");
+    // Members over the cap are refused with a close code the provider
+    // retries later (room_full).
+    let mut a = open(&url).await;
+    let mut b = open(&url).await;
+    first_message(&mut a).await;
+    first_message(&mut b).await;
+    let mut c = open(&url).await;
+    assert_eq!(close_code(&mut c).await, Some(4503));
+    drop((a, b, c));
+    // Connections that never upgrade: at most twice the cap are held; the
+    // next is closed at once.
+    let addr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(support::WAIT, over.read(&mut buf))
+        .await
+        .expect("the connection over the cap was not closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // Once they go, a member is served again.
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut d = open(&url).await;
+    assert_eq!(&first_message(&mut d).await[..2], &[0, 0]);
+}

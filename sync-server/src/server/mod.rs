@@ -147,7 +147,8 @@ impl Server {
                     )),
                     None => None,
                 };
-                let listener = ws_listener::WsListener::new(tcp, tls).map_err(bind)?;
+                let per_address = options.max_connections_per_ip.saturating_mul(2);
+                let listener = ws_listener::WsListener::new(tcp, tls, per_address).map_err(bind)?;
                 let bound = listener.local_addr_now();
                 let task = tokio::spawn(
                     ws::serve(listener, shared.clone())

@@ -3,15 +3,22 @@
 //! TLS handshakes run on tasks of their own, at most [`MAX_HANDSHAKES`] at
 //! a time and each within [`HANDSHAKE_TIMEOUT`], so a client that opens a
 //! connection and says nothing holds up no one; axum receives only
-//! connections whose handshake is done.
+//! connections whose handshake is done. An address may hold twice the
+//! server's per-address connection cap in TCP connections (upgraded or
+//! not; the upgrade handler refuses members over the cap itself, with a
+//! close code): beyond that, new connections are closed at once, so
+//! connections that never upgrade cannot pile up.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
@@ -32,14 +39,16 @@ pub(crate) struct WsListener {
 }
 
 impl WsListener {
-    /// Accepts on `tcp`, through `tls` when given.
+    /// Accepts on `tcp`, through `tls` when given, at most `per_address`
+    /// connections from one address at a time.
     pub(crate) fn new(
         tcp: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
+        per_address: usize,
     ) -> std::io::Result<WsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
-        let accepting = tokio::spawn(accept(tcp, tls.map(TlsAcceptor::from), tx));
+        let accepting = tokio::spawn(accept(tcp, tls.map(TlsAcceptor::from), tx, per_address));
         Ok(WsListener {
             ready,
             local,
@@ -65,8 +74,10 @@ async fn accept(
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
     ready: mpsc::Sender<(Box<dyn Io>, SocketAddr)>,
+    per_address: usize,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let counts: Counts = Arc::default();
     loop {
         let (stream, peer) = match tcp.accept().await {
             Ok(accepted) => accepted,
@@ -77,7 +88,15 @@ async fn accept(
                 continue;
             }
         };
+        let Some(guard) = Guard::take(&counts, peer.ip(), per_address) else {
+            tracing::info!(%peer, "WebSocket connection closed: {per_address} open from this address");
+            continue;
+        };
         drop(stream.set_nodelay(true));
+        let stream = Counted {
+            inner: stream,
+            _guard: guard,
+        };
         let Some(tls) = &tls else {
             if ready.send((Box::new(stream), peer)).await.is_err() {
                 return;
@@ -115,6 +134,75 @@ impl Listener for WsListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// One open connection in its address's count, until dropped.
+struct Guard {
+    counts: Counts,
+    ip: IpAddr,
+}
+
+impl Guard {
+    fn take(counts: &Counts, ip: IpAddr, limit: usize) -> Option<Guard> {
+        let mut map = counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_default();
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(Guard {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A stream that holds its address's count while it is open.
+struct Counted<T> {
+    inner: T,
+    _guard: Guard,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
