@@ -206,6 +206,46 @@ async fn a_browser_page_with_y_websocket_and_a_quic_client_converge() {
     assert!(stdout.contains("from Rust"), "{stdout}");
 }
 
+/// The older provider (npm y-websocket 1.5.4, still widely deployed) speaks
+/// the same messages: it converges and its viewer is refused alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_y_websocket_1_5_provider_converges_and_its_viewer_is_refused() {
+    let Some(js) = js_dir() else { return };
+    let (_dir, server) = started();
+    let link = server.link("older", "editor");
+    let url = ws_url(&server, "older", "editor");
+    let viewer = ws_url(&server, "older", "viewer");
+    let old = std::path::Path::new("y-websocket-1");
+    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
+    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
+        .await;
+    rust.create("from Rust").await;
+    let yjs = node_with(
+        &js,
+        &["join", &url, "Old", "from Rust", "Rust"],
+        &[("Y_WEBSOCKET", old)],
+    );
+    rust.pump_until("the 1.5 client's sticky", |c| c.has_sticky("from Old"))
+        .await;
+    let out = yjs.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = node_with(&js, &["viewer", &viewer], &[("Y_WEBSOCKET", old)])
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "closed 4403");
+    rust.settle(Duration::from_millis(300)).await;
+    assert_eq!(rust.sticky_texts(), ["from Old", "from Rust"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_yjs_viewers_edit_is_refused_with_4403_and_reaches_nobody() {
     let Some(js) = js_dir() else { return };

@@ -14,10 +14,13 @@
 //     the provider opened and the close code that ended it.
 //
 // Exits 1 with a reason on stderr when the expected never happens (30 s).
+// Y_WEBSOCKET=y-websocket-1 runs the older provider (npm y-websocket 1.5.4,
+// installed under that alias) instead of 3.x.
 
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
+
+const { WebsocketProvider } = await import(process.env.Y_WEBSOCKET ?? 'y-websocket')
 
 const [mode, url, ...rest] = process.argv.slice(2)
 if (!mode || !url) {
@@ -93,6 +96,13 @@ const synced = () => new Promise((resolve) => {
   else provider.once('sync', (s) => s && resolve())
 })
 
+// 3.x says `closed` for a refusal it will not retry; 1.5.x only
+// `connection-close`, and retries whatever the code.
+const onRefused = (f) => {
+  provider.on('closed', (event) => f(event.code))
+  provider.on('connection-close', (event) => event && event.code >= 4000 && f(event.code))
+}
+
 if (mode === 'join') {
   const [name, expectText, expectPeer] = rest
   provider.awareness.setLocalStateField('user', { name, color: '#8e24aa' })
@@ -111,8 +121,8 @@ if (mode === 'join') {
   provider.destroy()
   process.exit(0)
 } else if (mode === 'viewer') {
-  provider.on('closed', (event) => {
-    console.log(`closed ${event.code}`)
+  onRefused((code) => {
+    console.log(`closed ${code}`)
     provider.destroy()
     process.exit(0)
   })
