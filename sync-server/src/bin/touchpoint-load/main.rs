@@ -134,7 +134,12 @@ impl Config {
     }
 }
 
+mod fanout;
+
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("fanout") {
+        return fanout::main();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
