@@ -431,3 +431,39 @@ async fn connections_per_address_are_capped_before_and_after_the_upgrade() {
     let mut d = open(&url).await;
     assert_eq!(&first_message(&mut d).await[..2], &[0, 0]);
 }
+
+/// `touchpoint-load fanout` (light clients) gets every edit to every other
+/// client through the WebSocket endpoint, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fanout_load_counts_every_delivery() {
+    let (_dir, server) = started();
+    let url = ws_url(&server, "fanout", "editor");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_touchpoint-load"))
+            .args([
+                "fanout",
+                &url,
+                "--clients",
+                "4",
+                "--rate",
+                "5",
+                "--duration",
+                "1",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "..., D of E expected": every edit reached the three other clients.
+    let tail: Vec<&str> = stdout.split_whitespace().rev().take(4).collect();
+    let (delivered, expected) = (tail[3], tail[1]);
+    assert_eq!(delivered, expected, "{stdout}");
+    assert!(expected.parse::<u32>().unwrap() >= 3 * 4, "{stdout}");
+}
