@@ -16,6 +16,12 @@
 //! one process. Deliveries of a client's own edits are never counted (the
 //! servers do not echo them); a client's first sync step 2 is not either.
 //!
+//! With `--hocuspocus DOC` the clients speak Hocuspocus's framing instead
+//! (npm `@hocuspocus/server`): every message starts with the document name
+//! as a lib0 string, the first is an auth message (type 2, token, empty),
+//! and the server's sync replies have type 4; the y-protocols sync content
+//! is the same.
+//!
 //! Prints one line: `fanout: N clients x R edits/s for S s: D deliveries
 //! (D/s), latency p50 .. p99 .. max .. ms, E of E*(N-1) expected`.
 
@@ -50,6 +56,89 @@ struct Args {
     /// How long the clients edit, in seconds.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Speak Hocuspocus's framing for this document name.
+    #[arg(long, value_name = "DOC")]
+    hocuspocus: Option<String>,
+}
+
+/// How messages are framed on the socket.
+#[derive(Clone)]
+enum Framing {
+    /// One y-protocols message per WebSocket message.
+    YWebsocket,
+    /// Hocuspocus: the document name first.
+    Hocuspocus(String),
+}
+
+impl Framing {
+    fn wrap(&self, message: Vec<u8>) -> Vec<u8> {
+        match self {
+            Framing::YWebsocket => message,
+            Framing::Hocuspocus(doc) => {
+                let mut out = Vec::with_capacity(doc.len() + message.len() + 4);
+                write_var_string(&mut out, doc);
+                out.extend(message);
+                out
+            }
+        }
+    }
+
+    /// The first message, if the framing asks for one: an empty token.
+    fn hello(&self) -> Option<Vec<u8>> {
+        match self {
+            Framing::YWebsocket => None,
+            Framing::Hocuspocus(_) => {
+                let mut auth = vec![2u8, 0];
+                write_var_string(&mut auth, "");
+                Some(self.wrap(auth))
+            }
+        }
+    }
+
+    /// The y-protocols message in what arrived, if it is one.
+    fn unwrap<'a>(&self, bytes: &'a [u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match self {
+            Framing::YWebsocket => Some(bytes.into()),
+            Framing::Hocuspocus(_) => {
+                let (len, used) = read_var_uint(bytes)?;
+                let rest = bytes.get(used + usize::try_from(len).ok()?..)?;
+                match rest.split_first() {
+                    // Sync, and Hocuspocus's sync reply: y-protocols sync content.
+                    Some((0 | 4, sync)) => {
+                        let mut message = vec![0u8];
+                        message.extend_from_slice(sync);
+                        Some(message.into())
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+fn write_var_uint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn write_var_string(out: &mut Vec<u8>, s: &str) {
+    write_var_uint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A lib0 var uint and the bytes it took.
+fn read_var_uint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut n = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        n |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((n, i + 1));
+        }
+    }
+    None
 }
 
 /// When each edit was sent: (client id, first clock) -> send time.
@@ -108,9 +197,14 @@ async fn run(args: Args) -> Result<String, String> {
     let start = tokio::time::Instant::now() + Duration::from_millis(500);
     let mut tasks = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
+        let framing = match &args.hocuspocus {
+            Some(doc) => Framing::Hocuspocus(doc.clone()),
+            None => Framing::YWebsocket,
+        };
         tasks.push(tokio::spawn(client(
             i,
             ws,
+            framing,
             tally.clone(),
             start,
             duration,
@@ -149,6 +243,7 @@ type Socket =
 async fn client(
     i: usize,
     ws: Socket,
+    framing: Framing,
     tally: Arc<Tally>,
     start: tokio::time::Instant,
     duration: Duration,
@@ -156,9 +251,11 @@ async fn client(
 ) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let step1 = YMessage::Sync(SyncMessage::SyncStep1(StateVector::default())).encode_v1();
-    sink.send(Message::Binary(step1.into()))
-        .await
-        .map_err(|e| format!("client {i}: {e}"))?;
+    for message in framing.hello().into_iter().chain([framing.wrap(step1)]) {
+        sink.send(Message::Binary(message.into()))
+            .await
+            .map_err(|e| format!("client {i}: {e}"))?;
+    }
     let doc = Doc::new();
     let id = doc.client_id().get();
     let map = doc.get_or_insert_map("fanout");
@@ -183,13 +280,17 @@ async fn client(
                     sent.insert((id, clock), Instant::now());
                 }
                 tally.edits.fetch_add(1, Ordering::Relaxed);
-                let msg = YMessage::Sync(SyncMessage::Update(update)).encode_v1();
+                let msg = framing.wrap(YMessage::Sync(SyncMessage::Update(update)).encode_v1());
                 if sink.send(Message::Binary(msg.into())).await.is_err() {
                     return Err(format!("client {i}: the server closed the connection"));
                 }
             }
             next = stream.next() => match next {
-                Some(Ok(Message::Binary(bytes))) => receipt(&bytes, id, &tally),
+                Some(Ok(Message::Binary(bytes))) => {
+                    if let Some(message) = framing.unwrap(&bytes) {
+                        receipt(&message, id, &tally);
+                    }
+                }
                 Some(Ok(Message::Close(frame))) => {
                     return Err(format!("client {i}: closed by the server: {frame:?}"));
                 }
@@ -231,5 +332,41 @@ fn receipt(bytes: &[u8], own: u64, tally: &Tally) {
     drop(sent);
     if let Ok(mut lat) = tally.latencies_us.lock() {
         lat.extend(got);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hocuspocus_framing_names_the_document_and_reads_sync_replies() {
+        let framing = Framing::Hocuspocus("room".to_owned());
+        let step1 = YMessage::Sync(SyncMessage::SyncStep1(StateVector::default())).encode_v1();
+        let wrapped = framing.wrap(step1.clone());
+        assert_eq!(&wrapped[..5], b"\x04room");
+        assert_eq!(&wrapped[5..], &step1[..]);
+        // The auth message: type 2, token submessage 0, an empty token.
+        assert_eq!(framing.hello().unwrap(), b"\x04room\x02\x00\x00");
+        // A sync reply (type 4) reads as the y-protocols sync message.
+        let mut reply = b"\x04room\x04".to_vec();
+        reply.extend_from_slice(&step1[1..]);
+        assert_eq!(framing.unwrap(&reply).unwrap().as_ref(), &step1[..]);
+        // Awareness and anything cut short are not sync messages.
+        assert!(framing.unwrap(b"\x04room\x01\x00").is_none());
+        assert!(framing.unwrap(b"\x09ro").is_none());
+        let plain = Framing::YWebsocket;
+        assert_eq!(plain.wrap(step1.clone()), step1);
+        assert!(plain.hello().is_none());
+    }
+
+    #[test]
+    fn var_uints_round_trip() {
+        for n in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            write_var_uint(&mut out, n);
+            assert_eq!(read_var_uint(&out), Some((n, out.len())));
+        }
+        assert_eq!(read_var_uint(&[0x80]), None);
     }
 }
