@@ -43,6 +43,13 @@ pub(crate) const KEEPALIVE: Duration = Duration::from_secs(15);
 /// An awareness message with no states: `[1 (awareness), len 1, 0 states]`.
 const EMPTY_AWARENESS: [u8; 3] = [1, 1, 0];
 
+/// The socket's read buffer. tungstenite zero-fills the free part of its
+/// read buffer before every read, so its 128 KiB default cost a 128 KiB
+/// memset per read: 44% of the server's CPU at 100 clients x 2 edits/s
+/// (perf, BENCHMARKS.md). Yjs messages are small; a larger one is read in
+/// several reads.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// How long to wait for the client's half of the closing handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -82,6 +89,7 @@ async fn upgrade(
     let span = tracing::info_span!("ws", %peer);
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
             serve_socket(shared, socket, peer, hello, before, guard).instrument(span)
         })
