@@ -26,6 +26,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use touchpoint_crdt::protocol::{
     ErrorCode, Frame, Hello, MemberId, PROTOCOL_VERSION, Refusal, ServerMember, frame_type,
@@ -49,6 +50,9 @@ const EMPTY_AWARENESS: [u8; 3] = [1, 1, 0];
 /// (perf, BENCHMARKS.md). Yjs messages are small; a larger one is read in
 /// several reads.
 const READ_BUFFER: usize = 4 * 1024;
+
+/// Queued sends written before one flush.
+const MAX_BATCH: usize = 64;
 
 /// How long to wait for the client's half of the closing handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -194,19 +198,38 @@ async fn pump(
             }
             out = out_rx.recv() => match out {
                 Some(Outgoing::Bytes(bytes)) => {
-                    queued.fetch_sub(bytes.len(), Ordering::AcqRel);
-                    for message in messages_of(&bytes, &mut last_error) {
-                        if socket.send(Message::Binary(message.into())).await.is_err() {
-                            return "write failed";
+                    // What else is queued goes out with it, in one flush: a
+                    // send per message was most of the cost under fan-out.
+                    let mut next = Some(bytes);
+                    let mut finish = false;
+                    let mut batched = 0;
+                    while let Some(bytes) = next.take() {
+                        queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                        for message in messages_of(&bytes, &mut last_error) {
+                            if socket.feed(Message::Binary(message.into())).await.is_err() {
+                                return "write failed";
+                            }
+                        }
+                        batched += 1;
+                        if batched < MAX_BATCH {
+                            match out_rx.try_recv() {
+                                Ok(Outgoing::Bytes(more)) => next = Some(more),
+                                Ok(Outgoing::Finish { .. }) => finish = true,
+                                Err(_) => {}
+                            }
                         }
                     }
+                    if socket.flush().await.is_err() {
+                        return "write failed";
+                    }
                     last_sent = tokio::time::Instant::now();
+                    if finish {
+                        finish_session(socket, last_error.take()).await;
+                        return "closed by the server";
+                    }
                 }
                 Some(Outgoing::Finish { .. }) => {
-                    let refusal = last_error.take().unwrap_or_else(|| {
-                        Refusal::new(ErrorCode::GoingAway, "the server ended the session")
-                    });
-                    close(socket, &refusal).await;
+                    finish_session(socket, last_error.take()).await;
                     return "closed by the server";
                 }
                 None => {
@@ -227,6 +250,14 @@ async fn pump(
             }
         }
     }
+}
+
+/// Ends the session the room finished: with the refusal it sent, else
+/// `going_away`.
+async fn finish_session(socket: &mut WebSocket, refusal: Option<Refusal>) {
+    let refusal = refusal
+        .unwrap_or_else(|| Refusal::new(ErrorCode::GoingAway, "the server ended the session"));
+    close(socket, &refusal).await;
 }
 
 /// A y-protocols message as the type-4 frame a QUIC member would send.
