@@ -46,9 +46,19 @@ fn node_with(
     args: &[&str],
     env: &[(&str, &std::path::Path)],
 ) -> tokio::task::JoinHandle<Output> {
+    node_script(dir, "ws_client.mjs", args, env)
+}
+
+/// Runs `node SCRIPT ARGS` in `dir` with `env` on a thread.
+fn node_script(
+    dir: &std::path::Path,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> tokio::task::JoinHandle<Output> {
     let child = Command::new("node")
         .envs(env.iter().copied())
-        .arg("ws_client.mjs")
+        .arg(script)
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -58,10 +68,23 @@ fn node_with(
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
 }
 
-fn started() -> (tempfile::TempDir, ServerProc) {
+/// The real server with a WebSocket listener, and `extra` flags.
+fn started(extra: &[&str]) -> (tempfile::TempDir, ServerProc) {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(dir.path(), &["--ws-listen", "127.0.0.1:0"]);
+    let mut args = vec!["--ws-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let server = ServerProc::start(dir.path(), &args);
     (dir, server)
+}
+
+/// A QUIC member called Rust, present (`user.name`) and with a sticky
+/// "from Rust" on the board.
+async fn rust_member(server: &ServerProc, link: &touchpoint_sync::link::ShareLink) -> SyncClient {
+    let mut rust = SyncClient::join(connect(server).await, link, "Rust").await;
+    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
+        .await;
+    rust.create("from Rust").await;
+    rust
 }
 
 /// The `ws://` URL `share` prints after the link.
@@ -101,10 +124,7 @@ async fn a_yjs_client_joins_over_wss_with_a_certificate_it_trusts() {
     let lines = server.share_lines("secure", "editor");
     assert!(lines[1].starts_with("wss://127.0.0.1:"), "{lines:?}");
     let link = lines[0].parse().unwrap();
-    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
-    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
-        .await;
-    rust.create("from Rust").await;
+    let mut rust = rust_member(&server, &link).await;
     let yjs = node_with(
         &js,
         &["join", &lines[1], "JS", "from Rust", "Rust"],
@@ -126,13 +146,10 @@ async fn a_yjs_client_joins_over_wss_with_a_certificate_it_trusts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_yjs_client_over_websocket_and_a_quic_client_share_edits_and_presence() {
     let Some(js) = js_dir() else { return };
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let link = server.link("workshop", "editor");
     let url = ws_url(&server, "workshop", "editor");
-    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
-    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
-        .await;
-    rust.create("from Rust").await;
+    let mut rust = rust_member(&server, &link).await;
     let yjs = node(&js, &["join", &url, "JS", "from Rust", "Rust"]);
     rust.pump_until("the Yjs client's sticky and presence", |c| {
         c.has_sticky("from JS") && c.presence.values().any(|p| p.contains(r#""name":"JS""#))
@@ -176,20 +193,16 @@ fn chromium() -> Option<PathBuf> {
 async fn a_browser_page_with_y_websocket_and_a_quic_client_converge() {
     let Some(js) = js_dir() else { return };
     let Some(browser) = chromium() else { return };
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let link = server.link("browser", "editor");
     let url = ws_url(&server, "browser", "editor");
-    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
-    rust.create("from Rust").await;
-    let child = Command::new("node")
-        .args(["browser_client.mjs", &url, "Chromium", "from Rust"])
-        .env("CHROMIUM", &browser)
-        .current_dir(&js)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run node");
-    let page = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    let mut rust = rust_member(&server, &link).await;
+    let page = node_script(
+        &js,
+        "browser_client.mjs",
+        &[&url, "Chromium", "from Rust"],
+        &[("CHROMIUM", &browser)],
+    );
     rust.pump_until("the browser's sticky", |c| c.has_sticky("from Chromium"))
         .await;
     let out = page.await.unwrap();
@@ -211,15 +224,12 @@ async fn a_browser_page_with_y_websocket_and_a_quic_client_converge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_y_websocket_1_5_provider_converges_and_its_viewer_is_refused() {
     let Some(js) = js_dir() else { return };
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let link = server.link("older", "editor");
     let url = ws_url(&server, "older", "editor");
     let viewer = ws_url(&server, "older", "viewer");
     let old = std::path::Path::new("y-websocket-1");
-    let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
-    rust.publish_presence(r##"{"user":{"name":"Rust","color":"#e53935"}}"##)
-        .await;
-    rust.create("from Rust").await;
+    let mut rust = rust_member(&server, &link).await;
     let yjs = node_with(
         &js,
         &["join", &url, "Old", "from Rust", "Rust"],
@@ -249,7 +259,7 @@ async fn the_y_websocket_1_5_provider_converges_and_its_viewer_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_yjs_viewers_edit_is_refused_with_4403_and_reaches_nobody() {
     let Some(js) = js_dir() else { return };
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let link = server.link("talk", "editor");
     let viewer = ws_url(&server, "talk", "viewer");
     let mut rust = SyncClient::join(connect(&server).await, &link, "Rust").await;
@@ -274,7 +284,7 @@ async fn a_yjs_viewers_edit_is_refused_with_4403_and_reaches_nobody() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_token_closes_once_with_4401_and_the_provider_stops() {
     let Some(js) = js_dir() else { return };
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let url = ws_url(&server, "room", "editor");
     let (base, _) = url.split_once("token=").unwrap();
     let forged = format!("{base}token=AQEAAAAAAAAAAG5vdCBhIHRva2Vu");
@@ -330,18 +340,7 @@ async fn first_message(socket: &mut Socket) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_message_closes_with_4413_and_the_next_client_is_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(
-        dir.path(),
-        &[
-            "--ws-listen",
-            "127.0.0.1:0",
-            "--max-frame-bytes",
-            "64K",
-            "--max-doc-bytes",
-            "32K",
-        ],
-    );
+    let (_dir, server) = started(&["--max-frame-bytes", "64K", "--max-doc-bytes", "32K"]);
     let url = ws_url(&server, "room", "editor");
     let mut big = open(&url).await;
     // An update message far over the 64 KiB limit: refused before it is
@@ -357,18 +356,7 @@ async fn an_oversized_message_closes_with_4413_and_the_next_client_is_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_closes_with_4529_and_a_text_message_with_4400() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(
-        dir.path(),
-        &[
-            "--ws-listen",
-            "127.0.0.1:0",
-            "--messages-per-second",
-            "20",
-            "--message-burst",
-            "40",
-        ],
-    );
+    let (_dir, server) = started(&["--messages-per-second", "20", "--message-burst", "40"]);
     let url = ws_url(&server, "room", "editor");
     let mut flood = open(&url).await;
     // Awareness queries (y-protocols message 3), as fast as they go.
@@ -386,16 +374,7 @@ async fn a_flood_closes_with_4529_and_a_text_message_with_4400() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_per_address_are_capped_before_and_after_the_upgrade() {
     use tokio::io::AsyncReadExt;
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(
-        dir.path(),
-        &[
-            "--ws-listen",
-            "127.0.0.1:0",
-            "--max-connections-per-ip",
-            "2",
-        ],
-    );
+    let (_dir, server) = started(&["--max-connections-per-ip", "2"]);
     let url = ws_url(&server, "room", "editor");
     // Members over the cap are refused with a close code the provider
     // retries later (room_full).
@@ -436,7 +415,7 @@ async fn connections_per_address_are_capped_before_and_after_the_upgrade() {
 /// client through the WebSocket endpoint, and says so.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fanout_load_counts_every_delivery() {
-    let (_dir, server) = started();
+    let (_dir, server) = started(&[]);
     let url = ws_url(&server, "fanout", "editor");
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_touchpoint-load"))
