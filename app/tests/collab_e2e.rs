@@ -24,14 +24,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Guard, Session, WAIT, count_pixels, have, inspect, skip_or_fail, wait_exit};
+use support::{
+    Guard, Session, WAIT, count_pixels, have, inspect, server_bin, skip_or_fail, wait_exit,
+};
 use touchpoint::collab::presence::{LocalPresence, Peers};
 use touchpoint::profile::Profile;
 use touchpoint_crdt::{Board, Kind};
@@ -41,16 +42,6 @@ const STICKY_YELLOW: [u8; 3] = [0xff, 0xf9, 0xb1];
 /// The headless participant's colour: in no palette, so any pixel of it on
 /// screen is its presence.
 const MAGENTA: [u8; 3] = [0xff, 0x00, 0xff];
-
-fn server_bin() -> PathBuf {
-    let p = Path::new(BIN).with_file_name("touchpoint-server");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace` first (scripts/test does)",
-        p.display()
-    );
-    p
-}
 
 /// A free UDP port on loopback (the server is restarted on the same one).
 fn free_port() -> u16 {
@@ -62,28 +53,7 @@ fn free_port() -> u16 {
 }
 
 fn start_server(data: &Path, addr: &str) -> Guard {
-    let mut child = Command::new(server_bin())
-        .args(["--listen", addr, "--data"])
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the server ended before listening"
-        );
-        if line.contains("listening on") {
-            break;
-        }
-    }
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in err.lines() {});
-    Guard(child)
+    support::start_server(data, &["--listen", addr]).0
 }
 
 fn share(data: &Path, room: &str, role: &str, addr: &str) -> String {

@@ -11,64 +11,15 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 mod collab_support;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use collab_support::{harness, run_until, shut_down, state};
+use support::{server_bin, start_server};
 use touchpoint::profile::Profile;
 use touchpoint_crdt::NewElement;
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        drop(self.0.kill());
-        drop(self.0.wait());
-    }
-}
-
-fn server_bin() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_touchpoint")).with_file_name("touchpoint-server");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace` first (scripts/test does)",
-        p.display()
-    );
-    p
-}
-
-/// The server on free ports; its QUIC address.
-fn start_server(data: &Path) -> (Guard, String) {
-    let mut child = Command::new(server_bin())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--ws-listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the server ended before listening"
-        );
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split(',').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in err.lines() {});
-    (Guard(child), addr)
-}
 
 #[test]
 fn the_app_and_a_y_websocket_client_share_a_room_live() {
@@ -83,7 +34,10 @@ fn the_app_and_a_y_websocket_client_share_a_room_live() {
         js.display()
     );
     let data = tempfile::tempdir().unwrap();
-    let (_server, addr) = start_server(data.path());
+    let (_server, addr) = start_server(
+        data.path(),
+        &["--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0"],
+    );
     let out = Command::new(server_bin())
         .args([
             "share", "live", "--role", "editor", "--host", &addr, "--data",

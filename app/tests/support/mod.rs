@@ -338,3 +338,42 @@ pub fn count_pixels(
     }
     n
 }
+
+/// The `touchpoint-server` binary built beside `touchpoint`.
+pub fn server_bin() -> PathBuf {
+    let p = Path::new(BIN).with_file_name("touchpoint-server");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// Starts `touchpoint-server --data DATA ARGS` and waits until it listens;
+/// returns it with the QUIC address it names. Its log is drained so it
+/// never blocks on a full pipe.
+pub fn start_server(data: &Path, args: &[&str]) -> (Guard, String) {
+    let mut child = Command::new(server_bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the server ended before listening"
+        );
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split(',').next().unwrap_or_default().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in err.lines() {});
+    (Guard(child), addr)
+}
