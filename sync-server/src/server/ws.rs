@@ -121,8 +121,14 @@ async fn serve_socket(
         close(&mut socket, &refusal).await;
         return;
     }
-    if hello.room.len() > limits.max_room_len || hello.token.len() > limits.max_token_len {
-        let refusal = Refusal::new(ErrorCode::BadFrame, "the room name or token is too long");
+    if hello.room.len() > limits.max_room_len
+        || hello.token.len() > limits.max_token_len
+        || hello.client_name.len() > limits.max_name_len
+    {
+        let refusal = Refusal::new(
+            ErrorCode::BadFrame,
+            "the room name, token or client name is too long",
+        );
         close(&mut socket, &refusal).await;
         return;
     }
